@@ -1,0 +1,157 @@
+"""NPS aggregations in SQL (SQLite and PostgreSQL), never by loading rows into Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from npsloop.analytics.stats import NpsSummary, summarize
+from npsloop.responses.models import Response
+from npsloop.surveys.models import Survey
+
+SURVEY_DIMENSIONS = {
+    "survey": Survey.name,
+    "nps_type": Survey.nps_type,
+    "touchpoint": Survey.touchpoint,
+    "journey_stage": Survey.journey_stage,
+}
+RESPONSE_DIMENSIONS = {
+    "channel": Response.channel,
+    "language": Response.language,
+    "category": Response.category,
+    "status": Response.status,
+}
+TIME_BUCKETS = ("day", "week", "month", "quarter")
+
+
+@dataclass
+class Filters:
+    survey_id: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    nps_type: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    touchpoint: str | None = None
+    journey_stage: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def group_by_names() -> list[str]:
+    return [*SURVEY_DIMENSIONS, *RESPONSE_DIMENSIONS, *TIME_BUCKETS, "attribute:<name>"]
+
+
+def _counts() -> list[ColumnElement[Any]]:
+    return [
+        func.count().label("n"),
+        func.sum(case((Response.score >= 9, 1), else_=0)).label("promoters"),
+        func.sum(case((Response.score.between(7, 8), 1), else_=0)).label("passives"),
+        func.sum(case((Response.score <= 6, 1), else_=0)).label("detractors"),
+    ]
+
+
+def _apply(query: Select[Any], org_id: str, filters: Filters) -> Select[Any]:
+    query = query.where(Response.org_id == org_id)
+    needs_survey = any(
+        (filters.nps_type, filters.touchpoint, filters.journey_stage)
+    )
+    if needs_survey:
+        query = query.where(Survey.id == Response.survey_id)
+        if filters.nps_type:
+            query = query.where(Survey.nps_type == filters.nps_type)
+        if filters.touchpoint:
+            query = query.where(Survey.touchpoint == filters.touchpoint)
+        if filters.journey_stage:
+            query = query.where(Survey.journey_stage == filters.journey_stage)
+    if filters.survey_id:
+        query = query.where(Response.survey_id == filters.survey_id)
+    if filters.channel:
+        query = query.where(Response.channel == filters.channel)
+    if filters.language:
+        query = query.where(Response.language == filters.language)
+    if filters.date_from:
+        query = query.where(Response.submitted_at >= filters.date_from)
+    if filters.date_to:
+        query = query.where(Response.submitted_at < filters.date_to)
+    for name, value in filters.attributes.items():
+        query = query.where(Response.contact_attributes[name].as_string() == value)
+    return query
+
+
+def time_bucket(session: Session, bucket: str, tz: str) -> ColumnElement[Any]:
+    """The local calendar bucket of submitted_at as 'YYYY-MM-DD' (its first day)."""
+    if session.get_bind().dialect.name == "postgresql":
+        local = func.timezone(tz, Response.submitted_at)
+        return func.to_char(func.date_trunc(bucket, local), "YYYY-MM-DD")
+    # SQLite has no time zones: shift by the zone's current offset (exact for zones
+    # without daylight saving, such as Asia/Shanghai).
+    offset = datetime.now(ZoneInfo(tz)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    shift = f"{minutes:+d} minutes"
+    col = Response.submitted_at
+    if bucket == "day":
+        return func.date(col, shift)
+    if bucket == "week":
+        return func.date(col, shift, "weekday 0", "-6 days")
+    if bucket == "month":
+        return func.strftime("%Y-%m-01", col, shift)
+    month = func.strftime("%m", col, shift)
+    quarter_month = case(
+        (month <= "03", "01"), (month <= "06", "04"), (month <= "09", "07"), else_="10"
+    )
+    return func.strftime("%Y-", col, shift).concat(quarter_month).concat("-01")
+
+
+def dimension(session: Session, name: str, tz: str) -> tuple[ColumnElement[Any], bool]:
+    """Returns the SQL expression for a group-by name and whether it needs the survey join."""
+    if name in SURVEY_DIMENSIONS:
+        return SURVEY_DIMENSIONS[name], True
+    if name in RESPONSE_DIMENSIONS:
+        return RESPONSE_DIMENSIONS[name], False
+    if name in TIME_BUCKETS:
+        return time_bucket(session, name, tz), False
+    if name.startswith("attribute:") and len(name) > len("attribute:"):
+        return Response.contact_attributes[name.split(":", 1)[1]].as_string(), False
+    raise ValueError(f"group_by: '{name}' is not one of {', '.join(group_by_names())}")
+
+
+def nps(session: Session, *, org_id: str, filters: Filters, min_n: int = 30) -> NpsSummary:
+    row = session.execute(_apply(select(*_counts()), org_id, filters)).one()
+    return summarize(row.promoters or 0, row.passives or 0, row.detractors or 0, min_n)
+
+
+def nps_by(
+    session: Session, *, org_id: str, filters: Filters, group_by: str, tz: str, min_n: int = 30
+) -> list[tuple[str | None, NpsSummary]]:
+    expr, needs_survey = dimension(session, group_by, tz)
+    key = expr.label("group_key")
+    query = select(key, *_counts())
+    if needs_survey:
+        query = query.where(Survey.id == Response.survey_id)
+    query = _apply(query, org_id, filters).group_by(key).order_by(key)
+    return [
+        (row.group_key, summarize(row.promoters or 0, row.passives or 0, row.detractors or 0,
+                                  min_n))
+        for row in session.execute(query)
+    ]
+
+
+def histogram(session: Session, *, org_id: str, filters: Filters) -> list[int]:
+    query = _apply(select(Response.score, func.count()), org_id, filters).group_by(Response.score)
+    counts = [0] * 11
+    for score, count in session.execute(query):
+        counts[int(score)] = int(count)
+    return counts
+
+
+def latest_comments(
+    session: Session, *, org_id: str, filters: Filters, limit: int = 20
+) -> list[Response]:
+    query = _apply(select(Response), org_id, filters).where(Response.comment != "")
+    return list(session.scalars(query.order_by(Response.submitted_at.desc()).limit(limit)))

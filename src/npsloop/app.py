@@ -1,0 +1,115 @@
+"""create_app(): mounts each domain's API router and pages, static files and error handling."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from npsloop import __version__
+from npsloop.accounts.deps import LoginRequired
+from npsloop.core import outbox
+from npsloop.core.config import Settings, get_settings
+from npsloop.core.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    # No inline scripts anywhere: every page script is a file under /static.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+        "form-action 'self'"
+    ),
+}
+
+
+def _routers(app: FastAPI) -> None:
+    from npsloop.accounts import api as accounts_api
+    from npsloop.accounts import pages as accounts_pages
+    from npsloop.analytics import api as analytics_api
+    from npsloop.analytics import pages as analytics_pages
+    from npsloop.responses import api as responses_api
+    from npsloop.responses import public as responses_public
+    from npsloop.surveys import api as surveys_api
+    from npsloop.surveys import pages as surveys_pages
+
+    for module in (accounts_api, surveys_api, responses_api, analytics_api,
+                   accounts_pages, analytics_pages, surveys_pages, responses_public):
+        app.include_router(module.router)
+
+
+def create_app(
+    settings: Settings | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    start_worker: bool | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings.database_url))
+    run_worker = settings.inprocess_worker if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        worker = outbox.WorkerThread(session_factory) if run_worker else None
+        if worker:
+            worker.start()
+        yield
+        if worker:
+            worker.stop()
+
+    app = FastAPI(
+        title="npsloop",
+        version=__version__,
+        description="NPS and customer-experience platform: listen, analyze, act, track, share.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _exc: LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError):
+        # Same shape as FastAPI's default, minus the echoed input that may hold personal data
+        # or bytes JSON cannot encode.
+        detail = [
+            {"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.get("/healthz", tags=["system"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    _routers(app)
+    return app

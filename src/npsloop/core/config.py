@@ -1,0 +1,50 @@
+"""Settings from the environment (prefix NPSLOOP_), validated once at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NPSLOOP_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///var/npsloop.db"
+    secret_key: str = DEFAULT_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    default_language: Literal["zh-CN", "en"] = "zh-CN"
+    session_max_age_hours: int = 24 * 7
+    # The in-process worker keeps `npsloop serve` self-sufficient on one machine;
+    # switch it off when separate `npsloop worker` processes run against PostgreSQL.
+    inprocess_worker: bool = True
+    min_responses_for_stats: int = 30
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and (
+            self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "NPSLOOP_SECRET_KEY must be set to a random value of at least 32 characters "
+                "when NPSLOOP_ENV=production"
+            )
+        return self
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix):])
+        return None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

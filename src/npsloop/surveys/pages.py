@@ -1,0 +1,7 @@
+"""Survey list and editor pages (stub, being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
