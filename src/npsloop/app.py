@@ -18,6 +18,7 @@ from npsloop.accounts.deps import LoginRequired
 from npsloop.core import outbox
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
+from npsloop.registry import import_handlers, routers
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -36,18 +37,9 @@ SECURITY_HEADERS = {
 
 
 def _routers(app: FastAPI) -> None:
-    from npsloop.accounts import api as accounts_api
-    from npsloop.accounts import pages as accounts_pages
-    from npsloop.analytics import api as analytics_api
-    from npsloop.analytics import pages as analytics_pages
-    from npsloop.responses import api as responses_api
-    from npsloop.responses import public as responses_public
-    from npsloop.surveys import api as surveys_api
-    from npsloop.surveys import pages as surveys_pages
-
-    for module in (accounts_api, surveys_api, responses_api, analytics_api,
-                   accounts_pages, analytics_pages, surveys_pages, responses_public):
-        app.include_router(module.router)
+    import_handlers()
+    for router in routers():
+        app.include_router(router)
 
 
 def create_app(

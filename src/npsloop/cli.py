@@ -80,6 +80,9 @@ def serve(
 def worker(interval: float = typer.Option(1.0, help="seconds between polls when idle")) -> None:
     """Run an outbox worker (several may run against PostgreSQL)."""
     from npsloop.core.outbox import WorkerThread
+    from npsloop.registry import import_handlers
+
+    import_handlers()
 
     thread = WorkerThread(_factory(), interval=interval)
     typer.echo(f"worker {thread.worker_id} started")

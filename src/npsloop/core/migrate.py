@@ -32,7 +32,8 @@ def upgrade(url: str, engine: Engine | None = None) -> None:
     engine = engine or make_engine(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": domains developed side by side may add migration branches; apply them all.
+        command.upgrade(config, "heads")
 
 
 def revision(url: str, message: str) -> None:
