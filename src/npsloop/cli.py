@@ -115,5 +115,14 @@ def org_create(
     typer.echo(json.dumps({"org_id": org.id, "api_key": key}))
 
 
+def _mount_domain_clis() -> None:
+    from npsloop.registry import cli_apps
+
+    for name, sub_app in cli_apps():
+        app.add_typer(sub_app, name=name)  # type: ignore[arg-type]
+
+
+_mount_domain_clis()
+
 if __name__ == "__main__":
     app()

@@ -4,6 +4,7 @@ A domain package (a folder under npsloop/ with __init__.py) is wired in by havin
   models.py   - tables (imported for Alembic and create_all)
   api.py, pages.py, public.py - each with a `router` (mounted by create_app)
   handlers.py - outbox subscribers (imported by the app and by `npsloop worker`)
+  cli.py      - a Typer app named `app`, mounted as `npsloop <domain> ...`
 """
 
 from __future__ import annotations
@@ -44,3 +45,11 @@ def import_handlers() -> None:
 
 def routers() -> list[object]:
     return [m.router for kind in ROUTER_MODULES for m in domain_modules(kind)]
+
+
+def cli_apps() -> list[tuple[str, object]]:
+    """(command name, Typer app) of each domain that ships a cli.py; the name is the
+    module's `COMMAND` if set (e.g. "text" for textmining), else the domain name."""
+    return [
+        (getattr(m, "COMMAND", m.__name__.split(".")[1]), m.app) for m in domain_modules("cli")
+    ]
