@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 
-from sqlalchemy import func, select
+import qrcode
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from npsloop.analytics.stats import NpsSummary, summarize
+from npsloop.responses.models import Response
 from npsloop.surveys import defaults
 from npsloop.surveys.models import Question, Survey, SurveyStatus
 from npsloop.surveys.schemas import QuestionIn, SurveyCreate, SurveyUpdate
@@ -127,3 +132,81 @@ def followup_text(question: Question, lang: str, category: str) -> str:
 def option_label(option: dict[str, Any], lang: str) -> str:
     labels = option.get("labels") or {}
     return str(labels.get(lang) or labels.get("en") or option.get("key", ""))
+
+
+# --- Read models for the survey pages (aggregated in SQL, never row by row) ---------------
+
+
+def response_summaries(
+    session: Session, *, org_id: str, survey_ids: list[str], min_n: int = 30
+) -> dict[str, NpsSummary]:
+    """NPS, n and margin of error per survey id, counted by the database in one query.
+
+    Grouped by id rather than by name (analytics' `group_by="survey"`) so two surveys that
+    share a name keep their own numbers."""
+    if not survey_ids:
+        return {}
+    query = (
+        select(
+            Response.survey_id,
+            func.sum(case((Response.score >= 9, 1), else_=0)).label("promoters"),
+            func.sum(case((Response.score.between(7, 8), 1), else_=0)).label("passives"),
+            func.sum(case((Response.score <= 6, 1), else_=0)).label("detractors"),
+        )
+        .where(Response.org_id == org_id, Response.survey_id.in_(survey_ids))
+        .group_by(Response.survey_id)
+    )
+    found = {
+        row.survey_id: summarize(
+            int(row.promoters or 0), int(row.passives or 0), int(row.detractors or 0), min_n
+        )
+        for row in session.execute(query)
+    }
+    return {sid: found.get(sid) or summarize(0, 0, 0, min_n) for sid in survey_ids}
+
+
+def status_counts(session: Session, *, org_id: str) -> dict[str, int]:
+    """How many of the organisation's surveys are in each status (for the list's tabs)."""
+    rows = session.execute(
+        select(Survey.status, func.count()).where(Survey.org_id == org_id).group_by(Survey.status)
+    )
+    return {status: int(count) for status, count in rows}
+
+
+def used_values(session: Session, *, org_id: str, field: str) -> list[str]:
+    """Distinct non-empty journey stages or touchpoints already used, as editor suggestions."""
+    column = {"journey_stage": Survey.journey_stage, "touchpoint": Survey.touchpoint}[field]
+    rows = session.scalars(
+        select(column).where(Survey.org_id == org_id, column != "").distinct().order_by(column)
+    )
+    return list(rows)
+
+
+def qr_png(text: str, *, scale: int = 8, border: int = 4) -> bytes:
+    """A QR code of `text` as a PNG (8-bit greyscale).
+
+    `qrcode` computes the matrix; the PNG is written with zlib so no imaging library
+    (Pillow, pypng) is needed on the server."""
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=border
+    )
+    code.add_data(text)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    size = len(matrix) * scale
+    raw = bytearray()
+    for row in matrix:
+        line = b"\x00" + b"".join((b"\x00" if dark else b"\xff") * scale for dark in row)
+        raw += line * scale  # each row starts with filter byte 0 (None)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(raw), 9))
+        + chunk(b"IEND", b"")
+    )
