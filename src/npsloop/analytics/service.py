@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +11,8 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+# Filters lives in analytics.filters (one model for every route); imported here for callers.
+from npsloop.analytics.filters import Filters, apply_filters, attribute_expr, lifecycle_expr
 from npsloop.analytics.stats import NpsSummary, summarize
 from npsloop.responses.models import Response
 from npsloop.surveys.models import Survey
@@ -30,21 +32,9 @@ RESPONSE_DIMENSIONS = {
 TIME_BUCKETS = ("day", "week", "month", "quarter")
 
 
-@dataclass
-class Filters:
-    survey_id: str | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    nps_type: str | None = None
-    channel: str | None = None
-    language: str | None = None
-    touchpoint: str | None = None
-    journey_stage: str | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
-
-
 def group_by_names() -> list[str]:
-    return [*SURVEY_DIMENSIONS, *RESPONSE_DIMENSIONS, *TIME_BUCKETS, "attribute:<name>"]
+    return [*SURVEY_DIMENSIONS, *RESPONSE_DIMENSIONS, "lifecycle_stage", *TIME_BUCKETS,
+            "attribute:<name>"]
 
 
 def _counts() -> list[ColumnElement[Any]]:
@@ -57,31 +47,7 @@ def _counts() -> list[ColumnElement[Any]]:
 
 
 def _apply(query: Select[Any], org_id: str, filters: Filters) -> Select[Any]:
-    query = query.where(Response.org_id == org_id)
-    needs_survey = any(
-        (filters.nps_type, filters.touchpoint, filters.journey_stage)
-    )
-    if needs_survey:
-        query = query.where(Survey.id == Response.survey_id)
-        if filters.nps_type:
-            query = query.where(Survey.nps_type == filters.nps_type)
-        if filters.touchpoint:
-            query = query.where(Survey.touchpoint == filters.touchpoint)
-        if filters.journey_stage:
-            query = query.where(Survey.journey_stage == filters.journey_stage)
-    if filters.survey_id:
-        query = query.where(Response.survey_id == filters.survey_id)
-    if filters.channel:
-        query = query.where(Response.channel == filters.channel)
-    if filters.language:
-        query = query.where(Response.language == filters.language)
-    if filters.date_from:
-        query = query.where(Response.submitted_at >= filters.date_from)
-    if filters.date_to:
-        query = query.where(Response.submitted_at < filters.date_to)
-    for name, value in filters.attributes.items():
-        query = query.where(Response.contact_attributes[name].as_string() == value)
-    return query
+    return apply_filters(query, org_id, filters)
 
 
 def time_bucket(session: Session, bucket: str, tz: str) -> ColumnElement[Any]:
@@ -116,8 +82,10 @@ def dimension(session: Session, name: str, tz: str) -> tuple[ColumnElement[Any],
         return RESPONSE_DIMENSIONS[name], False
     if name in TIME_BUCKETS:
         return time_bucket(session, name, tz), False
+    if name == "lifecycle_stage":
+        return lifecycle_expr(), False
     if name.startswith("attribute:") and len(name) > len("attribute:"):
-        return Response.contact_attributes[name.split(":", 1)[1]].as_string(), False
+        return attribute_expr(name.split(":", 1)[1]), False
     raise ValueError(f"group_by: '{name}' is not one of {', '.join(group_by_names())}")
 
 
