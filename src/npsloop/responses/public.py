@@ -1,7 +1,258 @@
-"""Public survey page (stub, being built)."""
+"""The public survey page customers answer: /s/{public_token}, no login.
+
+The score is saved as a partial response the moment it is tapped (survey.js posts JSON with
+an idempotency key kept in sessionStorage); the final submit completes the same response.
+Without JavaScript the page is a plain form that posts once and redirects (303) to the
+thank-you page. Unknown and draft surveys get one uniform 404 page, so a token cannot be
+probed for existence; paused and closed surveys say so (410) and show no form.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from npsloop.accounts.service import get_organization
+from npsloop.core.deps import SessionDep
+from npsloop.core.i18n import Translator, normalize_language
+from npsloop.responses import public_input, service
+from npsloop.responses.public_input import FieldError, PublicAnswer
+from npsloop.responses.public_view import (
+    COMMENT_MAX,
+    page_channel,
+    page_language,
+    question_blocks,
+    score_buttons,
+)
+from npsloop.surveys.models import Survey, SurveyStatus
+from npsloop.surveys.service import get_by_public_token
+from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+MAX_BODY_BYTES = 64 * 1024  # a 5,000-character comment in UTF-8 plus answers fits easily
+CLOSED_STATES = (SurveyStatus.paused.value, SurveyStatus.closed.value)
+
+
+def _find(db: Session, token: str) -> tuple[Survey | None, str]:
+    """(survey, state) with state "missing" (unknown or draft), "closed" or "live"."""
+    survey = get_by_public_token(db, token) if len(token) <= 64 else None
+    if survey is None or survey.status == SurveyStatus.draft.value:
+        return None, "missing"
+    if survey.status in CLOSED_STATES:
+        return survey, "closed"
+    return survey, "live"
+
+
+def _page(
+    request: Request, name: str, lang: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    context = {"lang": lang, "t": Translator(lang), **context}
+    response = render(request, name, context, status_code=status_code)
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _org_name(db: Session, survey: Survey | None) -> str:
+    org = get_organization(db, survey.org_id) if survey else None
+    return org.name if org else ""
+
+
+def _language_links(request: Request, survey: Survey, lang: str) -> list[dict[str, Any]]:
+    if len(survey.languages) < 2:
+        return []
+    links = []
+    for code in survey.languages:
+        query = {k: v for k, v in request.query_params.items() if k != "lang"}
+        query["lang"] = code
+        links.append({"code": code, "href": f"?{urlencode(query)}", "active": code == lang})
+    return links
+
+
+def _message_page(
+    request: Request, db: Session, survey: Survey | None, state: str, lang: str
+) -> HTMLResponse:
+    if state == "missing":
+        return _page(request, "respond/message.html", lang,
+                     {"kind": "not_found", "org_name": ""}, status_code=404)
+    return _page(request, "respond/message.html", lang,
+                 {"kind": "closed", "org_name": _org_name(db, survey)}, status_code=410)
+
+
+def _thanks_url(token: str, lang: str, response_id: str) -> str:
+    return f"/s/{token}/thanks?{urlencode({'lang': lang, 'r': response_id})}"
+
+
+def _form_page(
+    request: Request,
+    db: Session,
+    survey: Survey,
+    *,
+    lang: str,
+    channel: str,
+    values: dict[str, Any] | None = None,
+    error: FieldError | None = None,
+) -> HTMLResponse:
+    values = values or {}
+    # The no-JS form posts this key; survey.js replaces it with the one in sessionStorage.
+    key = values.get("idempotency_key") or uuid.uuid4().hex
+    config = {
+        "endpoint": f"/s/{survey.public_token}/responses",
+        "storageKey": f"npsloop.survey.{survey.public_token}",
+        "lang": lang,
+        "channel": channel,
+        "commentMax": COMMENT_MAX,
+        "messages": {
+            "scoreRequired": Translator(lang)("public.error.score"),
+            "network": Translator(lang)("public.error.network"),
+            "submitting": Translator(lang)("public.submitting"),
+        },
+    }
+    context = {
+        "survey": survey,
+        "token": survey.public_token,
+        "org_name": _org_name(db, survey),
+        "channel": channel,
+        "idempotency_key": key,
+        "scores": score_buttons(),
+        "comment_max": COMMENT_MAX,
+        "values": values,
+        "error": error,
+        "error_message": error.message(lang) if error else "",
+        "language_links": _language_links(request, survey, lang),
+        "config": config,
+        **question_blocks(survey, lang),
+    }
+    return _page(request, "respond/survey.html", lang, context,
+                 status_code=422 if error else 200)
+
+
+@router.get("/s/{token}", response_class=HTMLResponse)
+def survey_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
+    survey, state = _find(db, token)
+    lang = page_language(survey, request.query_params.get("lang"),
+                         request.headers.get("accept-language"))
+    if survey is None or state != "live":
+        return _message_page(request, db, survey, state, lang)
+    channel = page_channel(request.query_params.get("ch"))
+    return _form_page(request, db, survey, lang=lang, channel=channel)
+
+
+def _answer_language(survey: Survey, answer: PublicAnswer) -> str:
+    if answer.language is None:
+        return survey.default_language
+    lang = normalize_language(answer.language)
+    if lang not in survey.languages:
+        raise FieldError("language", f"must be one of {', '.join(survey.languages)}")
+    return lang
+
+
+def _save(db: Session, survey: Survey, raw: object) -> tuple[service.IngestResult, str]:
+    """Validates and ingests; raises FieldError. Returns the result and the language used."""
+    answer = public_input.parse(raw)
+    lang = _answer_language(survey, answer)
+    answer = public_input.apply_survey_rules(survey, answer)
+    data = public_input.to_create(answer, language=lang, channel=page_channel(answer.channel))
+    try:
+        result = service.ingest(db, survey=survey, data=data, allow_backdate=False,
+                                channel=data.channel)
+    except service.IngestError as exc:
+        kind = "unknown" if exc.message.startswith("unknown") else "value_error"
+        raise FieldError(exc.field, exc.message, kind) from exc
+    return result, lang
+
+
+def _json_error(error: FieldError, lang: str, status_code: int = 422) -> JSONResponse:
+    body = {"detail": error.detail(), "field": error.field, "message": error.message(lang)}
+    return JSONResponse(body, status_code=status_code, headers=NO_STORE)
+
+
+def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None) -> Response:
+    survey, state = _find(db, token)
+    lang = page_language(survey, lang_hint, None)
+    if survey is None:
+        return JSONResponse({"detail": "survey not found"}, status_code=404, headers=NO_STORE)
+    if state == "closed":
+        body = {"detail": "survey is closed",
+                "message": Translator(lang)("public.closed.title")}
+        return JSONResponse(body, status_code=410, headers=NO_STORE)
+    try:
+        result, lang = _save(db, survey, raw)
+    except FieldError as error:
+        return _json_error(error, lang)
+    saved = result.response
+    body = {
+        "id": saved.id,
+        "status": saved.status,
+        "score": saved.score,
+        "category": saved.category,
+        "created": result.created,
+        "thanks_url": _thanks_url(token, lang, saved.id),
+    }
+    return JSONResponse(body, status_code=201 if result.created else 200, headers=NO_STORE)
+
+
+def _submit_form(request: Request, db: Session, token: str, raw: dict[str, Any]) -> Response:
+    survey, state = _find(db, token)
+    lang = page_language(survey, raw.get("language"), request.headers.get("accept-language"))
+    if survey is None or state != "live":
+        return _message_page(request, db, survey, state, lang)
+    channel = page_channel(raw.get("channel"))
+    try:
+        result, lang = _save(db, survey, raw)
+    except FieldError as error:
+        db.rollback()
+        return _form_page(request, db, survey, lang=lang, channel=channel, values=raw,
+                          error=error)
+    return RedirectResponse(_thanks_url(token, lang, result.response.id), status_code=303,
+                            headers=NO_STORE)
+
+
+@router.post("/s/{token}/responses")
+async def submit(token: str, request: Request, db: SessionDep) -> Response:
+    """JSON from survey.js (partial on tap, complete on submit) or the no-JS form post."""
+    is_json = request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        error = FieldError("", f"request body over {MAX_BODY_BYTES} bytes", "too_large")
+        return JSONResponse({"detail": error.detail()}, status_code=413, headers=NO_STORE)
+    if is_json:
+        try:
+            raw: object = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            error = FieldError("", "body is not valid JSON", "json_invalid")
+            return _json_error(error, page_language(None, None, None))
+        hint = raw.get("language") if isinstance(raw, dict) else None
+        hint = hint if isinstance(hint, str) else None
+        # The DB work is synchronous; run it off the event loop like FastAPI's sync routes.
+        return await run_in_threadpool(_submit_json, db, token, raw, hint)
+    form = await request.form()
+    return await run_in_threadpool(_submit_form, request, db, token,
+                                   public_input.form_to_dict(form))
+
+
+@router.get("/s/{token}/thanks", response_class=HTMLResponse)
+def thanks_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
+    survey, state = _find(db, token)
+    lang = page_language(survey, request.query_params.get("lang"),
+                         request.headers.get("accept-language"))
+    if survey is None:
+        return _message_page(request, db, survey, state, lang)
+    response_id = request.query_params.get("r", "")
+    saved = service.get_survey_response(db, survey=survey, response_id=response_id)
+    context = {
+        "survey": survey,
+        "token": token,
+        "org_name": _org_name(db, survey),
+        "category": saved.category if saved else None,
+        "response": saved,
+        "language_links": _language_links(request, survey, lang),
+    }
+    return _page(request, "respond/thanks.html", lang, context)

@@ -201,3 +201,16 @@ def list_responses(
         query.order_by(Response.submitted_at.desc(), Response.id).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+def get_survey_response(session: Session, *, survey: Survey, response_id: str) -> Response | None:
+    """One response of one survey (the public thank-you page looks up its own response)."""
+    if not response_id or len(response_id) > 64:
+        return None
+    return session.scalar(
+        select(Response).where(
+            Response.id == response_id,
+            Response.org_id == survey.org_id,
+            Response.survey_id == survey.id,
+        )
+    )
