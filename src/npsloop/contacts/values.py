@@ -1,0 +1,284 @@
+"""Checking and normalising contact fields and typed attribute values.
+
+Two entry points per type: `strict` for JSON from the API (a number must be a JSON number),
+and `from_text` for spreadsheet cells, where everything arrives as text (or as the cell's own
+Python type from XLSX). Each raises ValueError with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from typing import Any
+
+from npsloop.contacts.models import AttributeType, LifecycleStage
+from npsloop.core.i18n import normalize_language
+
+MAX_TEXT = 500
+MAX_TAG = 64
+MAX_TAGS = 50
+KEY_RE = re.compile(r"^[^\W\d][\w-]{0,63}$")
+TAG_SPLIT_RE = re.compile(r"[,;|，；、]")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                      r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LOOSE_DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+PLAIN_NUMBER_RE = re.compile(r"^[+-]?(?:0|[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d*)(?:\.\d+)?$")
+TRUE_WORDS = {"true", "yes", "y", "1", "是", "对", "真"}
+FALSE_WORDS = {"false", "no", "n", "0", "否", "不", "假"}
+DEFAULT_COUNTRY_CODE = "86"
+
+
+def check_key(key: str) -> str:
+    if not KEY_RE.match(key):
+        raise ValueError(
+            "attribute names start with a letter and hold letters, digits, '_' or '-' "
+            "(at most 64)"
+        )
+    return key
+
+
+def key_from_header(header: str) -> str:
+    """'Plan Type' -> 'plan_type'; '会员等级' stays as is."""
+    key = re.sub(r"[^\w-]+", "_", header.strip()).strip("_").lower()
+    if key and key[0].isdigit():
+        key = f"a_{key}"
+    return key[:64]
+
+
+# --- typed attribute values ------------------------------------------------------------
+
+def _date_text(value: date) -> str:
+    return value.isoformat()[:10]
+
+
+def _parse_date_text(text: str) -> str:
+    text = text.strip()
+    if ISO_DATE_RE.match(text):
+        return _date_text(date.fromisoformat(text))
+    loose = LOOSE_DATE_RE.match(text)
+    if loose:
+        year, month, day = (int(part) for part in loose.groups())
+        return _date_text(date(year, month, day))
+    # A full timestamp keeps its own calendar day (the offset it was written in).
+    return _date_text(datetime.fromisoformat(text.replace("Z", "+00:00")).date())
+
+
+def strict_value(kind: str, value: Any) -> Any:
+    """A JSON value from the API checked against the attribute's type."""
+    if kind == AttributeType.string:
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string (this attribute is of type string), "
+                             f"got {_json_kind(value)}")
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"is longer than {MAX_TEXT} characters")
+        return value
+    if kind == AttributeType.number:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number (this attribute is of type number), "
+                             f"got {_json_kind(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+    if kind == AttributeType.boolean:
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false (this attribute is of type boolean), "
+                             f"got {_json_kind(value)}")
+        return value
+    if kind == AttributeType.date:
+        if not isinstance(value, str):
+            raise ValueError(f"must be a date string YYYY-MM-DD (this attribute is of type "
+                             f"date), got {_json_kind(value)}")
+        try:
+            return _parse_date_text(value)
+        except ValueError:
+            raise ValueError(f"'{value[:40]}' is not a date (YYYY-MM-DD)") from None
+    raise ValueError(f"unknown attribute type '{kind}'")
+
+
+def text_value(kind: str, value: Any) -> Any:
+    """A spreadsheet cell (text, or a number/date/bool from XLSX) coerced to the type."""
+    if isinstance(value, str):
+        value = value.strip()
+    if kind == AttributeType.string:
+        text = _cell_text(value)
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"is longer than {MAX_TEXT} characters")
+        return text
+    if kind == AttributeType.number:
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        if isinstance(value, int | float):
+            return _tidy_number(value)
+        cleaned = str(value).replace(",", "").replace("，", "")
+        try:
+            number = float(cleaned)
+        except ValueError:
+            raise ValueError(f"'{str(value)[:40]}' is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError("must be a finite number")
+        return _tidy_number(number)
+    if kind == AttributeType.boolean:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"'{str(value)[:40]}' is not true/false (yes/no, 1/0, 是/否)")
+    if kind == AttributeType.date:
+        if isinstance(value, datetime | date):
+            return _date_text(value)
+        try:
+            return _parse_date_text(str(value))
+        except ValueError:
+            raise ValueError(f"'{str(value)[:40]}' is not a date (YYYY-MM-DD)") from None
+    raise ValueError(f"unknown attribute type '{kind}'")
+
+
+def infer_strict_type(value: Any) -> str:
+    """The type a first-seen API value gives its attribute."""
+    if isinstance(value, bool):
+        return AttributeType.boolean
+    if isinstance(value, int | float):
+        return AttributeType.number
+    if isinstance(value, str) and ISO_DATE_RE.match(value):
+        try:
+            date.fromisoformat(value)
+            return AttributeType.date
+        except ValueError:
+            return AttributeType.string
+    return AttributeType.string
+
+
+def infer_text_type(samples: list[Any]) -> str:
+    """The type a column of cells suggests: the narrowest type every sample fits. Numbers
+    with a leading zero (postcodes, ids) stay strings."""
+    values = [s.strip() if isinstance(s, str) else s for s in samples]
+    values = [v for v in values if v not in (None, "")]
+    if not values:
+        return AttributeType.string
+
+    def fits(test: Any) -> bool:
+        return all(test(v) for v in values)
+
+    if fits(lambda v: isinstance(v, bool) or str(v).lower() in {"true", "false", "是", "否"}):
+        return AttributeType.boolean
+    if fits(lambda v: (isinstance(v, int | float) and not isinstance(v, bool))
+            or bool(PLAIN_NUMBER_RE.match(str(v)))):
+        return AttributeType.number
+    if fits(_looks_like_date):
+        return AttributeType.date
+    return AttributeType.string
+
+
+def _looks_like_date(value: Any) -> bool:
+    if isinstance(value, datetime | date):
+        return True
+    text = str(value)
+    if not (ISO_DATE_RE.match(text) or LOOSE_DATE_RE.match(text)):
+        return False
+    try:
+        _parse_date_text(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _tidy_number(number: float | int) -> float | int:
+    if isinstance(number, float) and number.is_integer() and abs(number) < 2**53:
+        return int(number)
+    return number
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date().isoformat()
+    return str(value)
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+# --- built-in fields -------------------------------------------------------------------
+
+def normalize_email(value: str) -> str:
+    email = value.strip()
+    if len(email) > 320 or not EMAIL_RE.match(email):
+        raise ValueError(f"'{value[:60]}' is not an email address")
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalize_phone(value: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
+    """E.164 where the number says enough: '+44 20 7946 0958' -> '+442079460958',
+    '0086 138-0013-8000' -> '+8613800138000'; a national number gets the organisation's
+    country code (mainland China by default: '13800138000' -> '+8613800138000')."""
+    raw = value.strip()
+    digits = re.sub(r"[\s\-().（）]", "", raw)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if digits.startswith("+"):
+        body = digits[1:]
+    elif country_code == "86" and re.fullmatch(r"1[3-9]\d{9}", digits):
+        body = "86" + digits
+    elif country_code == "86" and re.fullmatch(r"861[3-9]\d{9}", digits):
+        body = digits
+    elif digits.startswith("0") and digits[1:].isdigit():
+        body = country_code + digits[1:]  # national trunk prefix: 010-12345678
+    else:
+        body = country_code + digits if len(digits) <= 11 else digits
+    if not body.isdigit() or not 8 <= len(body) <= 15 or body.startswith("0"):
+        raise ValueError(f"'{value[:40]}' is not a phone number")
+    return "+" + body
+
+
+def normalize_language_field(value: str) -> str:
+    language = normalize_language(value)
+    if language is None:
+        raise ValueError(f"'{value[:20]}' is not a supported language (zh-CN or en)")
+    return language
+
+
+def normalize_stage(value: str) -> str:
+    stage = value.strip().lower()
+    stage = STAGE_ALIASES.get(stage, stage)
+    if stage not in {s.value for s in LifecycleStage}:
+        allowed = ", ".join(s.value for s in LifecycleStage)
+        raise ValueError(f"'{value[:30]}' is not a lifecycle stage ({allowed})")
+    return stage
+
+
+STAGE_ALIASES = {"获客": "acquisition", "留存": "retention", "转化": "conversion",
+                 "推荐": "referral", "拉新": "acquisition", "复购": "retention"}
+
+
+def normalize_tags(values: list[str] | str) -> list[str]:
+    items = TAG_SPLIT_RE.split(values) if isinstance(values, str) else values
+    tags: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError("tags must be strings")
+        tag = item.strip()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG:
+            raise ValueError(f"tag '{tag[:20]}…' is longer than {MAX_TAG} characters")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags per contact")
+    return tags
