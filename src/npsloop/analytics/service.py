@@ -123,3 +123,34 @@ def latest_comments(
 ) -> list[Response]:
     query = _apply(select(Response), org_id, filters).where(Response.comment != "")
     return list(session.scalars(query.order_by(Response.submitted_at.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class SurveyNps:
+    """One survey's NPS with what the dashboard table shows beside it."""
+
+    survey_id: str
+    name: str
+    nps_type: str
+    touchpoint: str
+    summary: NpsSummary
+
+
+def nps_by_survey(
+    session: Session, *, org_id: str, filters: Filters, min_n: int = 30
+) -> list[SurveyNps]:
+    """NPS per survey, grouped by id (two surveys may share a name), most answered first."""
+    query = select(Survey.id, Survey.name, Survey.nps_type, Survey.touchpoint, *_counts()).where(
+        Survey.id == Response.survey_id
+    )
+    query = _apply(query, org_id, filters).group_by(
+        Survey.id, Survey.name, Survey.nps_type, Survey.touchpoint
+    )
+    rows = [
+        SurveyNps(
+            survey_id=row.id, name=row.name, nps_type=row.nps_type, touchpoint=row.touchpoint,
+            summary=summarize(row.promoters or 0, row.passives or 0, row.detractors or 0, min_n),
+        )
+        for row in session.execute(query)
+    ]
+    return sorted(rows, key=lambda item: (-item.summary.n, item.name))
