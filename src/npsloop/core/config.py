@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite:///var/npsloop.db"
     secret_key: str = DEFAULT_SECRET
+    # Previous secret keys (comma-separated), still accepted to decrypt stored secrets after
+    # NPSLOOP_SECRET_KEY is rotated; see `npsloop notify rotate-secrets`.
+    old_secret_keys: str = ""
     base_url: str = "http://127.0.0.1:8000"
     default_language: Literal["zh-CN", "en"] = "zh-CN"
     session_max_age_hours: int = 24 * 7
