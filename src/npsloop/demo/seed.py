@@ -1,12 +1,155 @@
-"""Demo workspace (stub: replaced by the full generator)."""
+"""Seeds the demo workspace: 鲜达优选 FreshGo and a year of its customers' NPS responses.
+
+`npsloop serve` calls `seed_demo` on every start, so an existing demo organisation (found by
+its owner's email) returns at once. `npsloop demo --reset` deletes it and seeds again.
+
+Accounts (all with the password DEMO_PASSWORD, see company.py): demo@npsloop.local (owner),
+analyst@npsloop.local, agent@npsloop.local, viewer@npsloop.local; plus an admin API key
+returned once in the result.
+
+Rows are written with bulk inserts (executemany), not ORM objects, which keeps 24,000
+responses with ~80,000 answers at a few seconds on SQLite. No outbox events are written for
+this history: the events mean "a customer just answered", and handlers that react to them
+(alerts, close-the-loop tickets, notifications) would otherwise fire a year of stale work on
+first start. Dashboards and analytics read the response tables directly, so nothing is lost.
+"""
 
 from __future__ import annotations
 
+import time as clock
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-DEMO_EMAIL = "demo@npsloop.local"
-DEMO_PASSWORD = "npsloop-demo"
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from npsloop.accounts.models import Organization, User
+from npsloop.accounts.service import audit, create_organization, create_user
+from npsloop.contacts.models import Contact
+from npsloop.core.db import Base
+from npsloop.demo.company import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    ORG_NAME,
+    OWNER_NAME,
+    SURVEYS,
+    TEAM,
+    TIMEZONE,
+    survey_create,
+)
+from npsloop.demo.generate import DemoRows, build
+from npsloop.responses.models import Response, ResponseAnswer
+from npsloop.surveys.service import create_survey
+
+__all__ = ["DEMO_EMAIL", "DEMO_PASSWORD", "seed_demo", "demo_org_id"]
+BATCH = 5000
 
 
-def seed_demo(factory: Any, responses: int = 24000, reset: bool = False) -> dict[str, Any]:
-    return {"created": False}
+def demo_org_id(session: Session) -> str | None:
+    return session.scalar(select(User.org_id).where(User.email == DEMO_EMAIL))
+
+
+def local_today() -> date:
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+def seed_demo(
+    factory: sessionmaker[Session], responses: int = 24000, reset: bool = False,
+    *, today: date | None = None,
+) -> dict[str, Any]:
+    """Creates the demo organisation unless it exists; with `reset`, re-creates it.
+
+    `today` (default: the local date in Asia/Shanghai) anchors the year of data; the same
+    `today` and `responses` always give the same rows. Returns {"created": bool, ...}.
+    """
+    if responses < 0:
+        raise ValueError("responses: must not be negative")
+    with factory() as session:
+        existing = demo_org_id(session)
+        if existing is not None and not reset:
+            return {"created": False, "org_id": existing, "email": DEMO_EMAIL,
+                    "password": DEMO_PASSWORD}
+        started = clock.monotonic()
+        if existing is not None:
+            delete_org(session, existing)
+        try:
+            info = _create(session, responses, today or local_today())
+            session.commit()
+        except IntegrityError:
+            # Another process seeded at the same moment: theirs stands.
+            session.rollback()
+            return {"created": False, "org_id": demo_org_id(session), "email": DEMO_EMAIL,
+                    "password": DEMO_PASSWORD}
+    info["seconds"] = round(clock.monotonic() - started, 2)
+    return info
+
+
+def delete_org(session: Session, org_id: str) -> None:
+    """Deletes an organisation and every row that belongs to it, children first.
+
+    Any table with an org_id column is cleared explicitly (so this also works where a
+    foreign key lacks ON DELETE CASCADE); rows keyed only by a parent (questions, web
+    sessions) go with their parent's cascade.
+    """
+    import npsloop.models  # noqa: F401 - every domain's tables, so none is missed
+
+    for table in reversed(Base.metadata.sorted_tables):
+        if "org_id" in table.c and table.name != Organization.__tablename__:
+            session.execute(delete(table).where(table.c.org_id == org_id))
+    session.execute(delete(Organization).where(Organization.id == org_id))
+    session.flush()
+
+
+def _create(session: Session, responses: int, today: date) -> dict[str, Any]:
+    tz = ZoneInfo(TIMEZONE)
+    org, owner, api_key = create_organization(
+        session, name=ORG_NAME, admin_email=DEMO_EMAIL, admin_password=DEMO_PASSWORD,
+        timezone=TIMEZONE, default_language="zh-CN",
+    )
+    owner.name = OWNER_NAME
+    users = [{"email": DEMO_EMAIL, "role": "owner"}]
+    for email, role, name in TEAM:
+        create_user(session, org_id=org.id, email=email, password=DEMO_PASSWORD, role=role,
+                    name=name)
+        users.append({"email": email, "role": role})
+    # The company "started using npsloop" a little before its first response.
+    founded = datetime.combine(today - timedelta(days=400), datetime.min.time(), tzinfo=tz)
+    org.created_at = org.updated_at = founded.astimezone(UTC)
+    survey_ids = {}
+    for offset, spec in enumerate(SURVEYS):
+        survey = create_survey(session, org_id=org.id, data=survey_create(spec))
+        survey.created_at = survey.updated_at = (founded + timedelta(days=5 + offset)).astimezone(
+            UTC)
+        survey_ids[spec.code] = survey.id
+    session.flush()
+    rows = build(org_id=org.id, survey_ids=survey_ids, responses=responses, anchor=today, tz=tz)
+    _bulk_insert(session, rows)
+    audit(session, org_id=org.id, actor="npsloop demo", action="demo.seed",
+          detail={"responses": len(rows.responses)})
+    return {
+        "created": True,
+        "org_id": org.id,
+        "organization": ORG_NAME,
+        "email": DEMO_EMAIL,
+        "password": DEMO_PASSWORD,
+        "api_key": api_key,
+        "users": users,
+        "surveys": survey_ids,
+        "contacts": len(rows.contacts),
+        "responses": len(rows.responses),
+        "answers": len(rows.answers),
+        "comments": sum(1 for r in rows.responses if r["comment"]),
+        "from": rows.first_day.isoformat() if rows.first_day else None,
+        "to": rows.last_day.isoformat() if rows.last_day else None,
+    }
+
+
+def _bulk_insert(session: Session, rows: DemoRows) -> None:
+    """Core executemany in batches: parents before children."""
+    for table, data in ((Contact.__table__, rows.contacts),
+                        (Response.__table__, rows.responses),
+                        (ResponseAnswer.__table__, rows.answers)):
+        for start in range(0, len(data), BATCH):
+            session.execute(insert(table), data[start:start + BATCH])
