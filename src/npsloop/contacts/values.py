@@ -102,7 +102,7 @@ def text_value(kind: str, value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
     if kind == AttributeType.string:
-        text = _cell_text(value)
+        text = cell_text(value)
         if len(text) > MAX_TEXT:
             raise ValueError(f"is longer than {MAX_TEXT} characters")
         return text
@@ -193,7 +193,7 @@ def _tidy_number(number: float | int) -> float | int:
     return number
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime) and value.time() == datetime.min.time():
@@ -246,8 +246,11 @@ def normalize_phone(value: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str
     return "+" + body
 
 
+LANGUAGE_WORDS = {"中文": "zh-CN", "简体中文": "zh-CN", "汉语": "zh-CN", "英文": "en", "英语": "en"}
+
+
 def normalize_language_field(value: str) -> str:
-    language = normalize_language(value)
+    language = LANGUAGE_WORDS.get(value.strip()) or normalize_language(value)
     if language is None:
         raise ValueError(f"'{value[:20]}' is not a supported language (zh-CN or en)")
     return language
