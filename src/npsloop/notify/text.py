@@ -42,14 +42,19 @@ def sanitize_notice(notice: Notice) -> Notice:
     )
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-])", re.M)
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])", re.M)
 
 
 def escape_markdown(text: str) -> str:
-    """Backslash-escapes markdown syntax and HTML-escapes tags (DingTalk and WeCom markdown
-    both accept a little HTML such as <font>)."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", text)
-    return escaped.replace("<", "&lt;").replace(">", "&gt;")
+    """Makes text inert in DingTalk/WeCom markdown: HTML-escapes &, < and > (both accept a
+    little HTML such as <font>), backslash-escapes inline syntax everywhere and block
+    syntax (headings, lists) at line starts only, so ordinary punctuation stays readable."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_INLINE.sub(r"\\\1", text)
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MD_ORDERED.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def markdown_quote(text: str) -> str:

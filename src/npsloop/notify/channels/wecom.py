@@ -37,14 +37,15 @@ class WeComConfig(RobotConfig):
 
 
 def _fit_markdown(notice: Notice) -> str:
-    """Markdown within 4096 bytes: cut the customer's text first, then the whole."""
+    """Markdown within 4096 bytes: shorten the customer's text first (escaping may grow it,
+    so shrink until it fits), and only then cut the whole."""
     content = markdown_body(notice, heading="### ")
-    excess = len(content.encode()) - MARKDOWN_LIMIT
-    if excess > 0 and notice.quote:
-        room = max(len(notice.quote.encode()) - excess * 2 - 16, 0)
-        notice = Notice.from_dict({**notice.to_dict(),
-                                   "quote": truncate_bytes(notice.quote, room)})
-        content = markdown_body(notice, heading="### ")
+    quote = notice.quote
+    while quote and len(content.encode()) > MARKDOWN_LIMIT:
+        excess = len(content.encode()) - MARKDOWN_LIMIT
+        quote = truncate_bytes(quote, max(len(quote.encode()) - excess - 16, 0), "")
+        short = Notice.from_dict({**notice.to_dict(), "quote": quote + "…" if quote else ""})
+        content = markdown_body(short, heading="### ")
     return truncate_bytes(content, MARKDOWN_LIMIT)
 
 
