@@ -9,10 +9,9 @@ from sqlalchemy import select
 from npsloop.analytics.filters import (
     FilterError,
     parse_filters,
-    register_segment_provider,
+    register_segment_resolver,
 )
 from npsloop.contacts.models import Contact
-from npsloop.responses.models import Response
 from tests.analytics.helpers import add_contact, add_response
 
 
@@ -82,27 +81,41 @@ def test_lifecycle_tags_attributes_status_filters(client, db, org, survey):
     assert {g["key"]: g["n"] for g in groups} == {None: 1, "acquisition": 1, "retention": 2}
 
 
-class AttributeSegments:
-    """A real segment provider over contact attributes, as the contacts domain would give."""
+def test_segment_filter_uses_the_contacts_segments(client, db, org, survey):
+    from npsloop.contacts import segments
 
-    def segment_exists(self, session, *, org_id, segment_id):
-        return segment_id in ("gold", "silver")
+    vip = add_contact(db, org.org_id, tags=["vip"])
+    add_response(db, org.org_id, survey["id"], 10, contact=vip)
+    add_response(db, org.org_id, survey["id"], 0, contact=add_contact(db, org.org_id))
+    add_response(db, org.org_id, survey["id"], 0)
+    segment = segments.create_segment(
+        db, org_id=org.org_id, name="VIP",
+        rules={"match": "all", "conditions": [
+            {"field": "tags", "operator": "has_any", "value": ["vip"]}]})
+    db.commit()
+    data = _nps(client, org, segment=segment.id)
+    assert (data["n"], data["nps"]) == (1, 100.0)
+    trend = client.get("/api/v1/stats/trend", headers=org.headers,
+                       params={"segment": segment.id, "bucket": "month"}).json()
+    assert trend["buckets"][0]["n"] == 1 and f"segment={segment.id}" in trend["share_query"]
+    assert client.get("/api/v1/stats/nps", headers=org.headers,
+                      params={"segment": "missing"}).status_code == 404
 
-    def segment_condition(self, *, org_id, segment_id):
-        members = select(Contact.id).where(Contact.org_id == org_id,
-                                           Contact.attributes["tier"].as_string() == segment_id)
-        return Response.contact_id.in_(members)
+
+def _segment_by_tier(session, org_id, segment_id):
+    """A resolver installed through the hook: contacts whose attribute tier is the id."""
+    if segment_id not in ("gold", "silver"):
+        raise LookupError(segment_id)
+    return select(Contact.id).where(Contact.org_id == org_id,
+                                    Contact.attributes["tier"].as_string() == segment_id)
 
 
-def test_segment_hook(client, db, org, survey):
-    assert client.get("/api/v1/stats/trend", headers=org.headers,
-                      params={"segment": "gold"}).json()["detail"][0]["loc"] == [
-        "query", "segment"]
+def test_segment_resolver_hook(client, db, org, survey):
     gold = add_contact(db, org.org_id, attributes={"tier": "gold"})
     add_response(db, org.org_id, survey["id"], 10, contact=gold)
     add_response(db, org.org_id, survey["id"], 0)
     db.commit()
-    register_segment_provider(AttributeSegments())
+    register_segment_resolver(_segment_by_tier)
     try:
         assert _nps(client, org, segment="gold")["n"] == 1
         assert _nps(client, org, segment="silver")["n"] == 0
@@ -110,7 +123,7 @@ def test_segment_hook(client, db, org, survey):
                              params={"segment": "bronze"})
         assert missing.status_code == 404
     finally:
-        register_segment_provider(None)
+        register_segment_resolver(None)
 
 
 def test_every_route_rejects_a_typo_naming_it(client, org, survey):

@@ -9,26 +9,23 @@ Query parameters (all optional, all combined with AND):
   tag (repeatable: the contact must carry every tag), attr.<name>=<value> (the response's
   contact-attribute snapshot), segment (a contacts segment id; see "Segment hook" below).
 
-Segment hook: the contacts domain provides segments. When a module
-`npsloop.contacts.segments` exists and defines
-
-    segment_exists(session, *, org_id: str, segment_id: str) -> bool
-    segment_condition(*, org_id: str, segment_id: str) -> ColumnElement[bool]
-
-(a condition on `Response.contact_id`, e.g. `Response.contact_id.in_(select(...))`), the
-`segment` parameter uses it; a module can also call `register_segment_provider(...)`.
-Without one, `segment=` is refused with a 422 that says segments are unavailable.
+Segment hook: a segment filter is resolved once per request with the database, by
+`resolve_segment(session, org_id, filters)` (called by `check_references`), into a
+condition on `Response.contact_id`. The resolver is the contacts domain's
+`npsloop.contacts.segments.segment_contact_ids(session, org_id, segment_id)` (a SELECT of
+contact ids; raises LookupError for an unknown segment); another one can be installed with
+`register_segment_resolver`. A service caller that builds Filters by hand with a
+`segment_id` must call `resolve_segment` before querying.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Boolean, Select, exists, func, select
@@ -79,6 +76,8 @@ class Filters:
     segment_id: str | None = None
     # The query parameters as given (normalised), to rebuild a shareable URL.
     query: list[tuple[str, str]] = field(default_factory=list)
+    # Set by resolve_segment: the segment as a condition on Response.contact_id.
+    segment_clause: ColumnElement[bool] | None = None
 
     def query_string(self) -> str:
         return urlencode(self.query)
@@ -96,31 +95,35 @@ class Filters:
 
 # --- Segment hook ----------------------------------------------------------------------
 
-
-class SegmentProvider(Protocol):
-    def segment_exists(self, session: Session, *, org_id: str, segment_id: str) -> bool: ...
-
-    def segment_condition(self, *, org_id: str, segment_id: str) -> ColumnElement[bool]: ...
+# (session, org_id, segment_id) -> SELECT of contact ids; LookupError when unknown.
+SegmentResolver = Callable[[Session, str, str], Select[Any]]
+_segment_resolver: SegmentResolver | None = None
 
 
-_segment_provider: SegmentProvider | ModuleType | None = None
+def register_segment_resolver(resolver: SegmentResolver | None) -> None:
+    global _segment_resolver
+    _segment_resolver = resolver
 
 
-def register_segment_provider(provider: SegmentProvider | ModuleType | None) -> None:
-    global _segment_provider
-    _segment_provider = provider
-
-
-def segment_provider() -> SegmentProvider | ModuleType | None:
-    if _segment_provider is not None:
-        return _segment_provider
+def segment_resolver() -> SegmentResolver | None:
+    if _segment_resolver is not None:
+        return _segment_resolver
     try:
         module = importlib.import_module("npsloop.contacts.segments")
     except ImportError:
         return None
-    if hasattr(module, "segment_exists") and hasattr(module, "segment_condition"):
-        return module
-    return None
+    return getattr(module, "segment_contact_ids", None)
+
+
+def resolve_segment(session: Session, org_id: str, filters: Filters) -> None:
+    """Turns `filters.segment_id` into a SQL condition; LookupError for an unknown one."""
+    if not filters.segment_id:
+        return
+    resolver = segment_resolver()
+    if resolver is None:
+        raise FilterError("segment", "segments are not available in this installation")
+    contact_ids = resolver(session, org_id, filters.segment_id)
+    filters.segment_clause = Response.contact_id.in_(contact_ids)
 
 
 # --- SQL pieces ------------------------------------------------------------------------
@@ -196,12 +199,9 @@ def apply_filters(query: Select[Any], org_id: str, filters: Filters) -> Select[A
                            JsonArrayContains(Contact.tags, tag)).correlate(Response)
         )
     if filters.segment_id:
-        provider = segment_provider()
-        if provider is None:
-            raise FilterError("segment", "segments are not available in this installation")
-        query = query.where(
-            provider.segment_condition(org_id=org_id, segment_id=filters.segment_id)
-        )
+        if filters.segment_clause is None:
+            raise FilterError("segment", "not resolved: call resolve_segment() first")
+        query = query.where(filters.segment_clause)
     return query
 
 
@@ -293,9 +293,7 @@ def check_references(session: Session, org_id: str, filters: Filters) -> None:
         session, org_id=org_id, survey_id=filters.survey_id
     ) is None:
         raise LookupError(f"survey '{filters.survey_id}' not found")
-    if filters.segment_id:
-        provider = segment_provider()
-        if provider is None:
-            raise FilterError("segment", "segments are not available in this installation")
-        if not provider.segment_exists(session, org_id=org_id, segment_id=filters.segment_id):
-            raise LookupError(f"segment '{filters.segment_id}' not found")
+    try:
+        resolve_segment(session, org_id, filters)
+    except LookupError as exc:
+        raise LookupError(f"segment '{filters.segment_id}' not found") from exc
