@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -302,7 +302,7 @@ def _aliyun_expected_auth(req: Received, secret: str) -> tuple[str, str]:
     algo, _, rest = auth.partition(" ")
     fields = dict(part.split("=", 1) for part in rest.split(","))
     signed = fields.get("SignedHeaders", "").split(";")
-    query = sorted((unquote(k), unquote(v)) for k, v in
+    query = sorted((unquote_plus(k), unquote_plus(v)) for k, v in
                    (p.split("=", 1) if "=" in p else (p, "") for p in req.raw_query.split("&")
                     if p))
     canonical_query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in query)

@@ -106,9 +106,10 @@ class EmailNotifier(Notifier):
         mail["To"] = ", ".join(recipients)
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = f"<{message.id}@npsloop>"
-        mail["Content-Language"] = notice.language
         mail.set_content(notice.plain_text())
         mail.add_alternative(html_body(notice), subtype="html")
+        # After the body: set_content() clears every Content-* header.
+        mail["Content-Language"] = notice.language
         return mail
 
     def _tls(self) -> ssl.SSLContext:
