@@ -1,0 +1,143 @@
+"""Train the zh and en sentiment models shipped in src/npsloop/textmining/data/.
+
+    pip install -e '.[train]'
+    python scripts/train_sentiment.py [--vader-archive vaderSentiment-3.3.2.tar.gz]
+
+Without --vader-archive the vaderSentiment source archive is fetched with
+`pip download --no-binary :all: --no-deps vaderSentiment` into a temporary folder.
+Data, dedup and split are described in npsloop/textmining/trainset.py. The regularisation
+strength is chosen on the validation split, probabilities are calibrated on it too; the test
+split is never looked at here (bench/bench_textmining.py reports on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from npsloop.textmining import trainset
+from npsloop.textmining.features import DATA_DIR, FEATURIZERS, en_lexicon_features
+
+C_GRID = (0.05, 0.1, 0.3, 1.0)
+DENSE_SCALE = 3.0  # puts the three lexicon features on the scale of the NB-scaled columns
+NEUTRAL_BAND = 0.2
+PRUNE_BELOW = 1e-4
+MODEL_VERSION = "2026.11-nbsvm-1"
+
+
+def fetch_vader_archive(folder: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+         "--dest", str(folder), "vaderSentiment==3.3.2"],
+        check=True,
+    )
+    return next(folder.glob("vaderSentiment-*.tar.gz"))
+
+
+def dense_matrix(lang: str, texts: list[str]) -> sparse.csr_matrix:
+    if lang != "en":
+        return sparse.csr_matrix((len(texts), 0))
+    rows = [en_lexicon_features(t) for t in texts]
+    return sparse.csr_matrix(np.asarray(rows) * DENSE_SCALE)
+
+
+def fit(lang: str, parts: dict[str, list[trainset.Example]]) -> dict:
+    featurize = FEATURIZERS[lang]
+    train_x = [e.text for e in parts["train"]]
+    val_x = [e.text for e in parts["validation"]]
+    y_train = np.array([e.label for e in parts["train"]])
+    y_val = np.array([e.label for e in parts["validation"]])
+    vectorizer = CountVectorizer(analyzer=featurize, binary=True, min_df=2)
+    x_train = vectorizer.fit_transform(train_x)
+    x_val = vectorizer.transform(val_x)
+    # Naive-Bayes log-count ratio per feature, add-one smoothed.
+    pos = 1.0 + np.asarray(x_train[y_train == 1].sum(axis=0)).ravel()
+    neg = 1.0 + np.asarray(x_train[y_train == 0].sum(axis=0)).ravel()
+    ratio = np.log((pos / pos.sum()) / (neg / neg.sum()))
+    scale = sparse.diags(ratio)
+    a_train = sparse.hstack([x_train @ scale, dense_matrix(lang, train_x)]).tocsr()
+    a_val = sparse.hstack([x_val @ scale, dense_matrix(lang, val_x)]).tocsr()
+    best = None
+    for c in C_GRID:
+        clf = LogisticRegression(C=c, max_iter=5000).fit(a_train, y_train)
+        acc = float((clf.predict(a_val) == y_val).mean())
+        print(f"  {lang} C={c}: validation accuracy {acc:.4f}", flush=True)
+        if best is None or acc > best[0]:
+            best = (acc, c, clf)
+    val_acc, c, clf = best  # type: ignore[misc]
+    n_sparse = x_train.shape[1]
+    coef = clf.coef_.ravel()
+    folded = coef[:n_sparse] * ratio
+    dense = coef[n_sparse:] * DENSE_SCALE
+    names = vectorizer.get_feature_names_out()
+    keep = np.abs(folded) >= PRUNE_BELOW
+    # Platt scaling of the raw logit on the validation split.
+    val_logits = clf.decision_function(a_val).reshape(-1, 1)
+    platt = LogisticRegression(C=1e6).fit(val_logits, y_val)
+    return {
+        "names": [str(n) for n in names[keep]],
+        "weights": folded[keep].astype(np.float32),
+        "dense": dense.astype(np.float32),
+        "meta": {
+            "lang": lang,
+            "version": MODEL_VERSION,
+            "bias": float(clf.intercept_[0]),
+            "calibration": {"a": float(platt.coef_[0][0]), "b": float(platt.intercept_[0])},
+            "neutral_band": NEUTRAL_BAND,
+            "C": c,
+            "validation_accuracy": round(val_acc, 4),
+            "train_size": len(train_x),
+            "validation_size": len(val_x),
+            "features": int(keep.sum()),
+        },
+    }
+
+
+def save(model: dict, path: Path) -> None:
+    joined = "\n".join(model["names"])
+    if any("\n" in n for n in model["names"]):
+        raise ValueError("feature names must not contain newlines")
+    np.savez_compressed(
+        path,
+        features=np.frombuffer(joined.encode("utf-8"), dtype=np.uint8),
+        weights=model["weights"],
+        dense=model["dense"],
+        meta=np.frombuffer(json.dumps(model["meta"]).encode("utf-8"), dtype=np.uint8),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vader-archive", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--lang", choices=("zh", "en", "both"), default="both")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = args.vader_archive or fetch_vader_archive(Path(tmp))
+        lexicon = trainset.load_vader_lexicon(archive)
+        (args.out / "en_valence.json").write_text(
+            json.dumps(lexicon, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+        )
+        sources = {"zh": trainset.load_zh, "en": lambda: trainset.load_en(archive)}
+        for lang in ("zh", "en") if args.lang == "both" else (args.lang,):
+            examples, stats = trainset.dedupe(sources[lang]())
+            parts = trainset.split(examples)
+            print(f"{lang}: {stats}, split " + ", ".join(
+                f"{k}={len(v)}" for k, v in parts.items()), flush=True)
+            model = fit(lang, parts)
+            save(model, args.out / f"sentiment_{lang}.npz")
+            print(f"{lang}: saved {model['meta']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
