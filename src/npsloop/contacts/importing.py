@@ -29,6 +29,8 @@ from npsloop.contacts.service import (
 from npsloop.core.db import new_id, utcnow
 
 BATCH = 1000
+ERROR_ORDER = (ContactImportError.row_number, ContactImportError.column_index,
+               ContactImportError.id)
 SNIFF_ROWS = 1000
 SAMPLE_ROWS = 10
 MODES = ("all_or_nothing", "valid_only")
@@ -181,11 +183,13 @@ def _header_of(columns: list[Column], field_name: str) -> str:
     return next((c.header for c in columns if c.target == target), field_name)
 
 
-def _cell_of(columns: list[Column], cells: list[Any], header: str) -> str:
+def _cell_of(columns: list[Column], cells: list[Any], header: str) -> tuple[int, str]:
+    """The column's position and the cell's text, for the error report."""
     for index, column in enumerate(columns):
-        if column.header == header and index < len(cells) and cells[index] is not None:
-            return str(cells[index])[:200]
-    return ""
+        if column.header == header:
+            cell = cells[index] if index < len(cells) else None
+            return index, "" if cell is None else values.cell_text(cell)[:200]
+    return -1, ""
 
 
 def run_import(
@@ -223,7 +227,7 @@ def run_import(
     session.flush()
     errors = list(session.scalars(
         select(ContactImportError).where(ContactImportError.import_id == job.id)
-        .order_by(ContactImportError.row_number, ContactImportError.id).limit(200)))
+        .order_by(*ERROR_ORDER).limit(200)))
     return ImportReport(job=job, columns=columns, errors=errors, sample=sample)
 
 
@@ -253,10 +257,11 @@ def _check_pass(session: Session, job: ContactImport, source: RowSource,
             job.error_rows += 1
             for error in exc.errors:
                 header = _header_of(columns, error.field)
+                index, cell = _cell_of(columns, cells, header)
                 pending_errors.append({
                     "id": new_id(), "import_id": job.id, "row_number": number,
-                    "field": header[:200], "reason": error.message,
-                    "value": _cell_of(columns, cells, header)})
+                    "column_index": index, "field": header[:200], "reason": error.message,
+                    "value": cell})
             if len(pending_errors) >= BATCH:
                 session.execute(insert(ContactImportError), pending_errors)
                 pending_errors.clear()
@@ -313,7 +318,7 @@ def import_errors(
     session: Session, *, import_id: str, limit: int | None = None, offset: int = 0
 ) -> list[ContactImportError]:
     query = (select(ContactImportError).where(ContactImportError.import_id == import_id)
-             .order_by(ContactImportError.row_number, ContactImportError.id).offset(offset))
+             .order_by(*ERROR_ORDER).offset(offset))
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))

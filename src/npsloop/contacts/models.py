@@ -157,6 +157,8 @@ class ContactImportError(IdMixin, Base):
     )
     # The row as the user sees it in the file: the header is row 1.
     row_number: Mapped[int] = mapped_column(Integer)
+    # The column's position in the file, so a row's problems read left to right.
+    column_index: Mapped[int] = mapped_column(Integer, default=0)
     field: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     value: Mapped[str] = mapped_column(String(200), default="")

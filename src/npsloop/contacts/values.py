@@ -154,17 +154,18 @@ def infer_strict_type(value: Any) -> str:
 
 
 def infer_text_type(samples: list[Any]) -> str:
-    """The type a column of cells suggests: the narrowest type every sample fits. Numbers
-    with a leading zero (postcodes, ids) stay strings."""
+    """The type a column of cells suggests: the first of boolean, number, date that at least
+    80% of the non-empty samples fit (the rest are then reported as bad values, not allowed
+    to turn the column into text). Numbers with a leading zero (postcodes, ids) are text."""
     values = [s.strip() if isinstance(s, str) else s for s in samples]
     values = [v for v in values if v not in (None, "")]
     if not values:
         return AttributeType.string
 
     def fits(test: Any) -> bool:
-        return all(test(v) for v in values)
+        return sum(1 for v in values if test(v)) >= max(1.0, 0.8 * len(values))
 
-    if fits(lambda v: isinstance(v, bool) or str(v).lower() in {"true", "false", "是", "否"}):
+    if fits(lambda v: isinstance(v, bool) or str(v).lower() in BOOLEAN_WORDS):
         return AttributeType.boolean
     if fits(lambda v: (isinstance(v, int | float) and not isinstance(v, bool))
             or bool(PLAIN_NUMBER_RE.match(str(v)))):
@@ -172,6 +173,9 @@ def infer_text_type(samples: list[Any]) -> str:
     if fits(_looks_like_date):
         return AttributeType.date
     return AttributeType.string
+
+
+BOOLEAN_WORDS = {"true", "false", "yes", "no", "是", "否"}
 
 
 def _looks_like_date(value: Any) -> bool:
