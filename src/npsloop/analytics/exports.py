@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import String, case, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from npsloop.analytics.filters import Filters, apply_filters
@@ -126,7 +126,7 @@ def attribute_keys(session: Session, org_id: str, filters: Filters) -> list[str]
         query = select(inner.c.key).distinct().order_by(inner.c.key)
     else:
         each = func.json_each(Response.contact_attributes).table_valued("key")
-        query = apply_filters(select(each.c.key).select_from(Response).join(each, True),
+        query = apply_filters(select(each.c.key).select_from(Response).join(each, true()),
                               org_id, filters).distinct().order_by(each.c.key)
     return [str(k) for k in session.scalars(query.limit(MAX_ATTRIBUTE_COLUMNS))]
 
