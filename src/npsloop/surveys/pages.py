@@ -17,6 +17,7 @@ from npsloop.core.config import Settings
 from npsloop.core.deps import SessionDep, SettingsDep, request_language
 from npsloop.core.i18n import translate
 from npsloop.surveys import defaults, service
+from npsloop.surveys import editor_checks as ec
 from npsloop.surveys import editor_form as ef
 from npsloop.surveys.models import Survey
 from npsloop.surveys.schemas import SurveyCreate, SurveyUpdate
@@ -198,16 +199,16 @@ def _submit(
     # Keys are made up for empty ones on a copy: if the form comes back with errors, the
     # person still sees empty keys that follow their wording once it is fixed.
     typed = copy.deepcopy(state)
-    ef.fill_missing_keys(state)
+    ec.fill_missing_keys(state)
     allowed = tuple(service.ALLOWED_TRANSITIONS[survey.status]) if survey else \
         ef.NEW_SURVEY_STATUSES
-    errors = ef.check(state, allowed_statuses=allowed)
-    body, prefixes = ef.to_payload(state)
+    errors = ec.check(state, allowed_statuses=allowed)
+    body, prefixes = ec.to_payload(state)
     if not errors:
         try:
             data = (SurveyUpdate if survey else SurveyCreate).model_validate(body)
         except ValidationError as exc:
-            errors = ef.map_validation_error(exc, prefixes)
+            errors = ec.map_validation_error(exc, prefixes)
     if errors:
         return _editor(request, db, settings, principal, state=typed, survey=survey,
                        errors=_keep_typed_keys(errors, typed),
