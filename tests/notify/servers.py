@@ -51,6 +51,7 @@ class FakeServer:
         self.accepted: list[Received] = []  # requests answered with success
         self.mode = "ok"
         self.delay = 0.0
+        self.fail_next = 0  # answer the next N requests with HTTP 503
         self.lock = threading.Lock()
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
@@ -78,7 +79,10 @@ class FakeServer:
                     time.sleep(owner.delay)
                 with owner.lock:
                     owner.requests.append(received)
-                reply = owner.handle(received)
+                with owner.lock:
+                    failing = owner.fail_next > 0
+                    owner.fail_next -= 1 if failing else 0
+                reply = Reply(503, "unavailable") if failing else owner.handle(received)
                 if 200 <= reply.status < 300 and owner.is_success(reply):
                     with owner.lock:
                         owner.accepted.append(received)
