@@ -26,10 +26,10 @@ jieba.setLogLevel(60)
 
 EN_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?.,;:]")
 WHITESPACE = re.compile(r"\s+")
-NEGATIONS = frozenset(
-    "not no never nothing nobody nowhere without hardly neither nor cannot cant dont "
-    "wont isnt wasnt didnt doesnt aint".split()
-)
+NEGATIONS = frozenset({
+    "not", "no", "never", "nothing", "nobody", "nowhere", "without", "hardly", "neither",
+    "nor", "cannot", "cant", "dont", "wont", "isnt", "wasnt", "didnt", "doesnt", "aint",
+})
 CLAUSE_END = frozenset("!?.,;:")
 BOOSTERS = {
     "very": 0.293, "really": 0.293, "extremely": 0.293, "so": 0.293, "too": 0.293,
