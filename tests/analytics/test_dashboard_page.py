@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,7 +123,13 @@ def test_dashboard_shows_the_service_numbers(client: TestClient, org, seeded, db
     assert [b["count"] for b in data["histogram"]] == counts
     assert counts[10] == RECENT_A.count(10) + RECENT_B.count(10)
     assert sum(w["n"] for w in data["weekly"]) == summary.n
-    assert all(-100 <= w["nps"] <= 100 and w["margin_of_error"] >= 0 for w in data["weekly"])
+    answered = [w for w in data["weekly"] if w["n"]]
+    assert all(-100 <= w["nps"] <= 100 and w["margin_of_error"] >= 0 for w in answered)
+    # Calendar weeks without answers stay on the axis as gaps rather than disappearing.
+    starts = [date.fromisoformat(w["week"]) for w in data["weekly"]]
+    assert all((b - a).days == 7 for a, b in zip(starts, starts[1:], strict=False))
+    assert all(s.weekday() == 0 for s in starts)
+    assert any(w["n"] == 0 and w["nps"] is None for w in data["weekly"])
     assert '<script src="/static/js/dashboard.js' in page
     assert "<script>" not in page  # the CSP forbids inline scripts
 

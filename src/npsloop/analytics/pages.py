@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import get_organization
 from npsloop.analytics import service
-from npsloop.analytics.stats import NpsSummary, compare
+from npsloop.analytics.stats import NpsSummary, compare, summarize
 from npsloop.core.deps import LangDep, SessionDep, SettingsDep
 from npsloop.core.i18n import Translator
 from npsloop.core.timeutil import parse_bound
@@ -171,6 +171,23 @@ def _summary_json(summary: NpsSummary) -> dict[str, Any]:
     return data
 
 
+def weekly_series(weekly: list[tuple[str | None, NpsSummary]]) -> list[dict[str, Any]]:
+    """The weekly buckets with the weeks nobody answered in put back as gaps (n = 0), so the
+    trend's axis keeps calendar time instead of silently closing the holes."""
+    rows = {key: _summary_json(summary) for key, summary in weekly if key}
+    if not rows:
+        return []
+    first, last = date.fromisoformat(min(rows)), date.fromisoformat(max(rows))
+    empty = _summary_json(summarize(0, 0, 0))
+    series = []
+    week = first
+    while week <= last:
+        key = week.isoformat()
+        series.append({"week": key, **rows.get(key, empty)})
+        week += timedelta(days=7)
+    return series
+
+
 def chart_data(
     histogram: list[int], total: int, weekly: list[tuple[str | None, NpsSummary]], t: Translator
 ) -> dict[str, Any]:
@@ -180,7 +197,7 @@ def chart_data(
             {"score": score, "count": count, "share": round(count / total, 4) if total else 0}
             for score, count in enumerate(histogram)
         ],
-        "weekly": [{"week": key, **_summary_json(summary)} for key, summary in weekly if key],
+        "weekly": weekly_series(weekly),
         "labels": {
             key: t(f"dashboard.chart.{key}")
             for key in (

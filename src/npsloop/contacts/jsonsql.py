@@ -26,10 +26,14 @@ def _kinds(dialect: str) -> dict[str, tuple[str, ...]]:
 
 
 def json_type(dialect: str, key: str) -> ColumnElement[str]:
+    """The value's JSON type name, 'missing' when the key is absent (never NULL, so that
+    NOT (...) of a test on it stays true or false)."""
     if dialect == "postgresql":
-        return func.json_typeof(Contact.attributes[key])
-    # The key is checked by values.check_key (letters, digits, '_', '-'): safe in a path.
-    return func.json_type(Contact.attributes, literal(f'$."{key}"'))
+        kind = func.json_typeof(Contact.attributes[key])
+    else:
+        # The key is checked by values.check_key (letters, digits, '_', '-'): safe in a path.
+        kind = func.json_type(Contact.attributes, literal(f'$."{key}"'))
+    return func.coalesce(kind, "missing")
 
 
 def has_kind(dialect: str, key: str, kind: str) -> ColumnElement[bool]:

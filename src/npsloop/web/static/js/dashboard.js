@@ -89,6 +89,11 @@
     var lows = [];
     var highs = [];
     weeks.forEach(function (w) {
+      if (w.nps === null) {  // a week without answers: a gap, not a zero
+        lower.push("-");
+        spread.push("-");
+        return;
+      }
       var lo = Math.max(-100, w.nps - w.margin_of_error);
       var hi = Math.min(100, w.nps + w.margin_of_error);
       lower.push(lo);
@@ -113,6 +118,10 @@
         axisPointer: { type: "line", lineStyle: { color: color.faint, type: "dashed" } },
         formatter: function (params) {
           var w = weeks[params[0].dataIndex];
+          if (w.nps === null) {
+            return "<div style=\"font-weight:600\">" + escapeHtml(labels.week) + " " +
+              escapeHtml(w.week) + "</div><div>n = 0</div>";
+          }
           var html = "<div style=\"font-weight:600;margin-bottom:4px\">" + escapeHtml(labels.week) +
             " " + escapeHtml(w.week) + "</div>" +
             "<div><b style=\"font-size:16px\">" + fixed(w.nps, 1) + "</b> ± " +
@@ -199,7 +208,7 @@
           type: "line",
           data: weeks.map(function (w) {
             return {
-              value: w.nps,
+              value: w.nps === null ? "-" : w.nps,
               symbolSize: w.too_few ? 5 : 7,
               itemStyle: { opacity: w.too_few ? 0.45 : 1 }
             };
