@@ -196,3 +196,30 @@ def test_vocabulary_round_trip(client, org):
     too_long = client.put("/api/v1/text/vocabulary", headers=h,
                           json={"custom_words": ["x" * 60]})
     assert too_long.status_code == 422
+
+
+def test_discover_suggests_clusters_of_unmatched_comments(client, org, survey, db_factory):
+    themes = {
+        "invoice": ["发票一直开不出来", "能不能开电子发票", "发票抬头填错了没法改",
+                    "I need a VAT invoice for my company", "Where can I download the invoice?"],
+        "parking": ["门店停车太难了", "停车位太少了", "附近没有停车位",
+                    "Parking near the store is impossible", "No parking spaces on weekends"],
+    }
+    for comments in themes.values():
+        for comment in comments:
+            post(client, org, survey["id"], 5, comment)
+    post(client, org, survey["id"], 2, "快递太慢了")  # matches a topic: not a candidate
+    drain(db_factory)
+    result = client.post("/api/v1/text/topics/discover", headers=org.headers)
+    assert result.status_code == 200, result.text
+    body = result.json()
+    assert body["comments"] == 10
+    groups = [set(c["examples"]) for c in body["clusters"]]
+    assert any(g <= set(themes["invoice"]) for g in groups)
+    assert any(g <= set(themes["parking"]) for g in groups)
+    invoice = next(c for c in body["clusters"] if set(c["examples"]) <= set(themes["invoice"]))
+    assert "发票" in invoice["keywords"]["zh"] or "invoice" in invoice["keywords"]["en"]
+    adopted = client.post("/api/v1/text/topics", headers=org.headers, json={
+        "key": "invoice", "name_zh": "发票", "name_en": "Invoice",
+        "keywords": invoice["keywords"], "discovered": True})
+    assert adopted.status_code == 201 and adopted.json()["source"] == "discovered"

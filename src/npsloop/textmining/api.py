@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from npsloop.accounts.deps import Principal, require
 from npsloop.analytics.params import int_param, query_error, resolve_filters
 from npsloop.core.deps import SessionDep
-from npsloop.textmining import service, stats
+from npsloop.textmining import discover, service, stats
 from npsloop.textmining.analyzer import analyse_text
 from npsloop.textmining.models import TextTopic
 
@@ -34,6 +34,7 @@ class TopicIn(BaseModel):
     keywords: dict[str, list[str]] | None = Field(None, description='{"zh": [...], "en": [...]}')
     synonyms: dict[str, list[str]] | None = Field(None, description="keyword -> variants")
     active: bool | None = None
+    discovered: bool = Field(False, description="adopted from /topics/discover")
 
 
 class TopicOut(BaseModel):
@@ -94,7 +95,9 @@ def list_topics(db: SessionDep, principal: Reader) -> list[TopicOut]:
 def create_topic(body: TopicIn, db: SessionDep, principal: Writer) -> TopicOut:
     service.ensure_taxonomy(db, principal.org_id)
     try:
-        topic = service.save_topic(db, principal.org_id, service.TopicInput(**body.model_dump()))
+        topic = service.save_topic(
+            db, principal.org_id, service.TopicInput(**body.model_dump(exclude={"discovered"})),
+            source="discovered" if body.discovered else "manual")
     except service.TextError as exc:
         db.rollback()
         raise _error(exc) from exc
@@ -125,6 +128,13 @@ def topics_stats(request: Request, db: SessionDep, principal: Reader) -> dict[st
     }
 
 
+@router.post("/topics/discover")
+def discover_topics(request: Request, db: SessionDep, principal: Writer) -> dict[str, Any]:
+    """Clusters recent comments that match no topic; each cluster is a topic suggestion."""
+    ctx = resolve_filters(request, db, principal)
+    return discover.discover(db, org_id=principal.org_id, filters=ctx.filters)
+
+
 @router.get("/topics/{topic_id}", response_model=TopicOut)
 def get_topic(topic_id: str, db: SessionDep, principal: Reader) -> TopicOut:
     return TopicOut.of(_topic_or_404(db, principal, topic_id))
@@ -137,7 +147,7 @@ def update_topic(topic_id: str, body: TopicIn, db: SessionDep, principal: Writer
         raise _error(service.TextError("key", "cannot be changed; create a new topic"))
     try:
         service.save_topic(db, principal.org_id, service.TopicInput(
-            **body.model_dump(exclude={"key"})), topic=topic)
+            **body.model_dump(exclude={"key", "discovered"})), topic=topic)
     except service.TextError as exc:
         db.rollback()
         raise _error(exc) from exc
