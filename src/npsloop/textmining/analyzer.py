@@ -37,11 +37,12 @@ def analyse_text(
 ) -> TextAnalysis:
     guess = language.detect(comment)
     mood = sentiment.analyse(comment, guess.language, guess.zh_share)
+    counted = text.term_counts(comment, vocabulary)
     return TextAnalysis(
         language=guess.language,
         sentiment_score=mood.score if mood else None,
         sentiment_label=mood.label if mood else None,
-        keywords=text.keywords(comment, corpus, vocabulary),
-        terms=text.terms(comment, vocabulary),
+        keywords=text.keywords(comment, corpus, vocabulary, counted=counted),
+        terms=list(counted),
         topic_hits=topics.match_topics(comment, rules),
     )

@@ -67,6 +67,9 @@ def silhouette(vectors: np.ndarray, labels: np.ndarray) -> float:
 
 def cluster(vectors: np.ndarray, k: int | None = None) -> np.ndarray:
     """Average-linkage clusters on cosine distance; k by best silhouette when not given."""
+    empty = np.linalg.norm(vectors, axis=1) == 0
+    if empty.any():  # a comment with no features: give it its own axis instead of NaN
+        vectors = np.hstack([vectors, empty[:, None].astype(vectors.dtype)])
     tree = linkage(vectors, method="average", metric="cosine")
     if k is not None:
         return fcluster(tree, k, criterion="maxclust")

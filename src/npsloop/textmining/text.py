@@ -122,21 +122,27 @@ def _is_content(token: str, vocabulary: Vocabulary) -> bool:
     return len(token) >= 2 if HAN.search(token) else len(token) >= 3
 
 
-def terms(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> list[str]:
-    """Content words, then phrases of two adjacent content words of one clause."""
-    words: list[str] = []
-    phrases: list[str] = []
+def term_counts(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Counter[str]:
+    """Content words, then phrases of two adjacent content words of one clause, counted
+    (insertion order: words first, then phrases)."""
+    words: Counter[str] = Counter()
+    phrases: Counter[str] = Counter()
     for clause in CLAUSE_SPLIT.split(normalize(text)):
         clause_words = tokens(clause, vocabulary)
         content = [(i, w) for i, w in enumerate(clause_words) if _is_content(w, vocabulary)]
-        words.extend(w for _, w in content)
+        words.update(w for _, w in content)
         for (i, a), (j, b) in zip(content, content[1:], strict=False):
             if j != i + 1:
                 continue
             phrase = a + b if HAN.search(a) and HAN.search(b) else f"{a} {b}"
             if len(phrase) <= PHRASE_MAX_CHARS or " " in phrase:
-                phrases.append(phrase)
-    return list(dict.fromkeys(words + phrases))
+                phrases[phrase] += 1
+    words.update(phrases)
+    return words
+
+
+def terms(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> list[str]:
+    return list(term_counts(text, vocabulary))
 
 
 @dataclass(frozen=True)
@@ -154,15 +160,12 @@ EMPTY_CORPUS = CorpusStats(0, {})
 
 
 def keywords(text: str, corpus: CorpusStats = EMPTY_CORPUS,
-             vocabulary: Vocabulary = DEFAULT_VOCABULARY, limit: int = 5) -> list[str]:
+             vocabulary: Vocabulary = DEFAULT_VOCABULARY, limit: int = 5,
+             counted: Counter[str] | None = None) -> list[str]:
     """Top terms of one comment by TF-IDF; a phrase gets a small bonus over its parts."""
-    words = tokens(text, vocabulary)
-    counts = Counter(words)
-    scored = []
-    for term in terms(text, vocabulary):
-        tf = counts.get(term, 1)
-        bonus = 1.2 if (" " in term or term not in counts) else 1.0
-        scored.append((tf * corpus.idf(term) * bonus, term))
+    counts = counted if counted is not None else term_counts(text, vocabulary)
+    scored = [(tf * corpus.idf(term) * (1.2 if " " in term or len(term) > 3 else 1.0), term)
+              for term, tf in counts.items()]
     scored.sort(key=lambda item: (-item[0], item[1]))
     return [term for _, term in scored[:limit]]
 
