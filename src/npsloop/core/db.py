@@ -64,6 +64,11 @@ class TimestampMixin:
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    # pysqlite opens transactions lazily and only before DML, so a SAVEPOINT issued first
+    # starts a transaction of its own and its RELEASE commits for good. Taking transaction
+    # control away from the driver (and emitting BEGIN in _sqlite_begin) makes SAVEPOINTs
+    # and rollbacks behave as on PostgreSQL.
+    dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
     # WAL lets the dashboard read while the worker writes; busy_timeout avoids spurious
     # "database is locked" errors under the in-process worker.
@@ -74,11 +79,16 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: object) -> None:
+    connection.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
