@@ -44,6 +44,25 @@ def matches(keyword: str, lowered_text: str) -> bool:
     return _english_pattern(keyword).search(lowered_text) is not None
 
 
+@lru_cache(maxsize=4096)
+def _rule_matcher(keywords: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """Han keywords (substring tests) and one alternation regex for the English ones."""
+    han = tuple(k for k in keywords if HAN.search(k))
+    latin = sorted((k for k in keywords if not HAN.search(k)), key=len, reverse=True)
+    if not latin:
+        return han, None
+    body = "|".join(re.escape(k) for k in latin)
+    return han, re.compile(r"(?<![a-z0-9])(?:" + body + r")(?:s|es|ed|d|ing)?(?![a-z0-9])")
+
+
+def _hits(rule: TopicRule, lowered: str) -> list[str]:
+    han, pattern = _rule_matcher(rule.keywords)
+    hits = [k for k in han if k in lowered]
+    if pattern is not None and pattern.search(lowered):
+        hits += [k for k in rule.keywords if not HAN.search(k) and matches(k, lowered)]
+    return hits
+
+
 def match_topics(text: str, rules: Iterable[TopicRule]) -> dict[str, list[str]]:
     """topic id -> the keywords that matched (parents inherit their children's matches)."""
     lowered = normalize(text).lower()
@@ -51,7 +70,7 @@ def match_topics(text: str, rules: Iterable[TopicRule]) -> dict[str, list[str]]:
     by_id = {r.id: r for r in rules}
     found: dict[str, list[str]] = {}
     for rule in rules:
-        hits = [k for k in rule.keywords if matches(k, lowered)]
+        hits = _hits(rule, lowered)
         if hits:
             found.setdefault(rule.id, []).extend(hits)
             parent = by_id.get(rule.parent_id or "")
