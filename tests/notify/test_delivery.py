@@ -4,9 +4,11 @@ dead letters and an admin's retry, 410 disabling an endpoint, shared rate limits
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
+from npsloop.core.db import utcnow
 from npsloop.notify import delivery, service, webhooks
 from npsloop.notify.base import RateLimit
 from npsloop.notify.channels.webhook import new_signing_secret
@@ -162,7 +164,13 @@ def test_dingtalk_20_per_minute_across_two_workers(live: Live) -> None:
                 service.enqueue(session, org_id=live.org_id, channel_id=channel_id,
                                 message=notice(f"R{i}"))
             session.commit()
-        live.run_workers(2, until=lambda: len(server.requests) >= 25, timeout=2.5)
+        def all_handled() -> bool:
+            with live.factory() as session:
+                return session.scalar(select(func.count()).select_from(NotifyMessage).where(
+                    NotifyMessage.org_id == live.org_id, NotifyMessage.status == "pending",
+                    NotifyMessage.next_attempt_at > utcnow() + timedelta(seconds=30))) == 5
+
+        live.run_workers(2, until=all_handled, timeout=10)
         assert len(server.requests) == 20  # the other 5 wait for the minute to pass
         assert live.pending() == 5
         with live.factory() as session:

@@ -10,6 +10,7 @@ Another package adds a notifier by subclassing `Notifier` and listing the class 
 from __future__ import annotations
 
 import enum
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -162,15 +163,28 @@ class Notifier(ABC):
     def send(self, message: Outgoing) -> SendResult:
         """Sends one message; transport errors may raise (the worker retries them)."""
 
-    # -- helpers for HTTP notifiers -------------------------------------------------------
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """POST through the process-wide client, with this channel's timeout."""
+        return shared_client().post(url, timeout=self.config.timeout_seconds, **kwargs)
 
-    def http_client(self) -> httpx.Client:
-        return httpx.Client(
-            timeout=self.config.timeout_seconds,
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-            trust_env=False,  # an intranet proxy variable must not reroute vendor calls
-        )
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def shared_client() -> httpx.Client:
+    """One pooled client per process: building a client loads the CA bundle, which costs
+    more than the request itself."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+                trust_env=False,  # an intranet proxy variable must not reroute vendor calls
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            )
+        return _client
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from npsloop.core.db import is_postgres, new_id, utcnow
@@ -33,6 +33,7 @@ from npsloop.notify.models import (
     MessageStatus,
     NotifyChannel,
     NotifyMessage,
+    RateBucket,
     WebhookEndpoint,
 )
 
@@ -57,9 +58,19 @@ class DeliveryPolicy:
         return delay
 
 
-def claim(session: Session, worker_id: str, policy: DeliveryPolicy) -> list[str]:
-    """Leases up to batch_size due messages to this worker; returns their ids."""
-    now = utcnow()
+def lock_for_write(session: Session) -> None:
+    """SQLite only: end any read transaction and take the write lock at once (what BEGIN
+    IMMEDIATE does). A transaction that reads first and writes later can otherwise fail
+    with a "database is locked" that no busy timeout waits out, when another connection
+    wrote in between."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.commit()
+    session.execute(update(RateBucket).where(false()).values(key=RateBucket.key))
+
+
+def _due_ids(policy: DeliveryPolicy, now: datetime) -> Select[tuple[str]]:
+    """Due, unleased messages at the head of their ordering chain, oldest first."""
     msg = NotifyMessage
     earlier = aliased(NotifyMessage)
     blocked = exists().where(
@@ -69,23 +80,45 @@ def claim(session: Session, worker_id: str, policy: DeliveryPolicy) -> list[str]
         or_(earlier.created_at < msg.created_at,
             and_(earlier.created_at == msg.created_at, earlier.id < msg.id)),
     )
-    free = or_(msg.locked_until.is_(None), msg.locked_until < now)
-    due = (
+    return (
         select(msg.id)
-        .where(msg.status == PENDING, msg.next_attempt_at <= now, free)
+        .where(msg.status == PENDING, msg.next_attempt_at <= now, _free(now))
         .where(or_(msg.ordering_key.is_(None), ~blocked))
         .order_by(msg.next_attempt_at, msg.created_at)
         .limit(policy.batch_size)
     )
-    if is_postgres(session):
-        due = due.with_for_update(skip_locked=True, of=msg)
-    candidates = list(session.scalars(due))
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    return or_(NotifyMessage.locked_until.is_(None), NotifyMessage.locked_until < now)
+
+
+def claim(session: Session, worker_id: str, policy: DeliveryPolicy) -> list[str]:
+    """Leases up to batch_size due messages to this worker; returns their ids."""
+    msg = NotifyMessage
+    now = utcnow()
     lease = now + timedelta(seconds=policy.lease_seconds)
+    if not is_postgres(session):
+        # SQLite: one UPDATE, the first statement of its transaction, so it runs under the
+        # write lock: no other worker can lease the same rows in between.
+        session.commit()
+        session.execute(
+            update(msg)
+            .where(msg.id.in_(_due_ids(policy, now).scalar_subquery()))
+            .values(locked_by=worker_id, locked_until=lease)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        return list(session.scalars(select(msg.id).where(
+            msg.locked_by == worker_id, msg.locked_until == lease, msg.status == PENDING)))
+    candidates = list(session.scalars(
+        _due_ids(policy, now).with_for_update(skip_locked=True, of=msg)))
     won = []
     for message_id in candidates:
+        # The WHERE repeats the lease test: a row leased meanwhile is not taken twice.
         result = session.execute(
             update(msg)
-            .where(msg.id == message_id, msg.status == PENDING, free)
+            .where(msg.id == message_id, msg.status == PENDING, _free(now))
             .values(locked_by=worker_id, locked_until=lease)
             .execution_options(synchronize_session=False)
         )
@@ -172,6 +205,21 @@ def _finish(session: Session, message: NotifyMessage, result: SendResult, *, wor
     return outcome.value
 
 
+def _record(session: Session, message_id: str, result: SendResult, *, worker_id: str,
+            started: datetime, duration_ms: int, policy: DeliveryPolicy) -> str:
+    lock_for_write(session)
+    message = session.get(NotifyMessage, message_id, populate_existing=True)
+    if message is None:  # deleted with its channel meanwhile
+        session.commit()
+        return "skipped"
+    if message.locked_by != worker_id:
+        log.warning("lease on %s was lost during the send; recording anyway", message_id)
+    outcome = _finish(session, message, result, worker_id=worker_id, started=started,
+                      duration_ms=duration_ms, policy=policy)
+    session.commit()
+    return outcome
+
+
 def deliver(factory: sessionmaker[Session], message_id: str, worker_id: str,
             policy: DeliveryPolicy, box: SecretBox) -> str:
     """Sends one leased message. Returns delivered | retry | failed | deferred | skipped."""
@@ -181,16 +229,17 @@ def deliver(factory: sessionmaker[Session], message_id: str, worker_id: str,
             session.commit()
             return "skipped"
         notifier, problem = _destination(session, message, box)
+        outgoing = _outgoing(message)
+        session.commit()  # no transaction (nor lock) is held during the vendor call
         if notifier is None:
-            result = SendResult(Outcome.failed, error=problem)
-            outcome = _finish(session, message, result, worker_id=worker_id, started=utcnow(),
-                              duration_ms=0, policy=policy)
-            session.commit()
-            return outcome
+            return _record(session, message_id, SendResult(Outcome.failed, error=problem),
+                           worker_id=worker_id, started=utcnow(), duration_ms=0, policy=policy)
         key = notifier.rate_key()
         if key and notifier.rate_limits:
             wait = ratelimit.reserve(session, key, notifier.rate_limits)
             if wait > 0:
+                # Not an attempt: the message waits for a free slot, its lease is released.
+                lock_for_write(session)
                 session.execute(
                     update(NotifyMessage).where(NotifyMessage.id == message_id,
                                                 NotifyMessage.locked_by == worker_id)
@@ -199,20 +248,11 @@ def deliver(factory: sessionmaker[Session], message_id: str, worker_id: str,
                 )
                 session.commit()
                 return "deferred"
-        outgoing = _outgoing(message)
-        session.commit()  # hold no transaction (nor lock) during the vendor call
         started, clock = utcnow(), time.monotonic()
         result = _send(notifier, outgoing)
         duration_ms = int((time.monotonic() - clock) * 1000)
-        message = session.get(NotifyMessage, message_id)
-        if message is None:  # deleted with its channel meanwhile
-            return "skipped"
-        if message.locked_by != worker_id:
-            log.warning("lease on %s expired during the send; recording anyway", message_id)
-        outcome = _finish(session, message, result, worker_id=worker_id, started=started,
-                          duration_ms=duration_ms, policy=policy)
-        session.commit()
-        return outcome
+        return _record(session, message_id, result, worker_id=worker_id, started=started,
+                       duration_ms=duration_ms, policy=policy)
 
 
 def run_once(factory: sessionmaker[Session], worker_id: str, policy: DeliveryPolicy,

@@ -102,8 +102,7 @@ class DingTalkNotifier(Notifier):
         }
 
     def send(self, message: Outgoing) -> SendResult:
-        with self.http_client() as client:
-            response = client.post(self.url(), json=self.body(message))
+        response = self.post(self.url(), json=self.body(message))
         if response.status_code != 200:
             return http_status_result(response)
         try:

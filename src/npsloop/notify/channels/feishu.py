@@ -129,8 +129,7 @@ class FeishuNotifier(Notifier):
         return body
 
     def send(self, message: Outgoing) -> SendResult:
-        with self.http_client() as client:
-            response = client.post(self.config.webhook_url, json=self.body(message))
+        response = self.post(self.config.webhook_url, json=self.body(message))
         try:
             reply = response.json()
         except ValueError:

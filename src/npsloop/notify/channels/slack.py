@@ -54,8 +54,7 @@ class SlackNotifier(Notifier):
         return {"text": escape_slack(notice.title), "blocks": blocks}
 
     def send(self, message: Outgoing) -> SendResult:
-        with self.http_client() as client:
-            response = client.post(self.config.webhook_url, json=self.body(message))
+        response = self.post(self.config.webhook_url, json=self.body(message))
         if response.status_code == 200:
             return SendResult.ok(200, response.text[:100] or None)
         return http_status_result(response, vendor_code=response.text[:100] or None)

@@ -100,8 +100,7 @@ class WebhookNotifier(Notifier):
 
     def send(self, message: Outgoing) -> SendResult:
         body, headers = self.request(message)
-        with self.http_client() as client:
-            response = client.post(self.config.url, content=body.encode(), headers=headers)
+        response = self.post(self.config.url, content=body.encode(), headers=headers)
         code = response.status_code
         if 200 <= code < 300:
             return SendResult.ok(code)

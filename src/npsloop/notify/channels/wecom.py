@@ -92,8 +92,7 @@ class WeComNotifier(Notifier):
         return {"msgtype": "template_card", "template_card": card}
 
     def send(self, message: Outgoing) -> SendResult:
-        with self.http_client() as client:
-            response = client.post(self.config.webhook_url, json=self.body(message))
+        response = self.post(self.config.webhook_url, json=self.body(message))
         if response.status_code != 200:
             return http_status_result(response)
         try:
