@@ -143,6 +143,7 @@ class Ticket(IdMixin, TimestampMixin, Base):
         Index("ix_tickets_org_status", "org_id", "status"),
         Index("ix_tickets_org_created", "org_id", "created_at"),
         Index("ix_tickets_org_owner", "org_id", "owner_id"),
+        Index("ix_tickets_sla_due", "org_id", "sla_due_at"),
     )
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -178,6 +179,11 @@ class Ticket(IdMixin, TimestampMixin, Base):
     first_response_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolution_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The deadline that applies now (first response, then resolution) and the moment it
+    # turns "at risk"; NULL while paused or done. Kept in step by sla.refresh so the inbox
+    # can filter and sort by SLA state in SQL.
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sla_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Set while waiting on the customer: the resolution clock is paused.
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     first_response_escalated_at: Mapped[datetime | None] = mapped_column(

@@ -135,6 +135,8 @@ def upgrade() -> None:
         sa.Column("first_response_due_at", UTC, nullable=False),
         sa.Column("resolution_due_at", UTC, nullable=False),
         sa.Column("first_responded_at", UTC, nullable=True),
+        sa.Column("sla_due_at", UTC, nullable=True),
+        sa.Column("sla_warn_at", UTC, nullable=True),
         sa.Column("sla_paused_at", UTC, nullable=True),
         sa.Column("first_response_escalated_at", UTC, nullable=True),
         sa.Column("resolution_escalated_at", UTC, nullable=True),
@@ -166,6 +168,7 @@ def upgrade() -> None:
     op.create_index("ix_tickets_org_status", "tickets", ["org_id", "status"])
     op.create_index("ix_tickets_org_created", "tickets", ["org_id", "created_at"])
     op.create_index("ix_tickets_org_owner", "tickets", ["org_id", "owner_id"])
+    op.create_index("ix_tickets_sla_due", "tickets", ["org_id", "sla_due_at"])
     op.create_index("ix_tickets_response_id", "tickets", ["response_id"])
     op.create_index("ix_tickets_contact_id", "tickets", ["contact_id"])
     op.create_index("ix_tickets_team_id", "tickets", ["team_id"])
