@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from npsloop.analytics import service
 from npsloop.analytics.filters import Filters
 from npsloop.analytics.stats import ChiSquare, NpsCounts, NpsSummary, chi_square, wilson_interval
+from npsloop.analytics.trends import bucket_group, key_text
 from npsloop.responses.models import Response
 from npsloop.surveys.models import Survey
 
@@ -39,6 +40,8 @@ def dimension_names() -> list[str]:
 
 
 def _expression(session: Session, name: str, field: str, tz: str) -> tuple[Any, bool]:
+    if name in service.TIME_BUCKETS:
+        return bucket_group(session, name, tz), False
     try:
         return service.dimension(session, name, tz)
     except ValueError as exc:
@@ -75,8 +78,7 @@ def grouped_counts(
     query = service._apply(query, org_id, filters).group_by(*keys)
     return [
         (
-            tuple(None if getattr(row, f"k{i}") is None else str(getattr(row, f"k{i}"))
-                  for i in range(len(names))),
+            tuple(key_text(getattr(row, f"k{i}")) for i in range(len(names))),
             NpsCounts(int(row.promoters or 0), int(row.passives or 0), int(row.detractors or 0)),
         )
         for row in session.execute(query)

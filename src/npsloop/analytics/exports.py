@@ -145,30 +145,44 @@ def layout(session: Session, *, org_id: str, filters: Filters) -> Layout:
 
 
 def _rows_query(org_id: str, filters: Filters, plan: Layout) -> Any:
-    """One query: each response with its answers pivoted into columns (GROUP BY the
-    response's primary key, which lets PostgreSQL select its other columns)."""
-    drivers = [
-        func.max(case((ResponseAnswer.question_key == key, ResponseAnswer.number_value)))
-        for key in plan.drivers
-    ]
-    choices = [
-        func.max(case((ResponseAnswer.question_key == key,
-                       cast(ResponseAnswer.choice_values, String))))
-        for key in plan.choices
-    ]
+    """One query: each response with its answers pivoted into columns. The pivot is a
+    GROUP BY over the answers of the matching responses only (narrow rows to sort), joined
+    back to the responses in submission order."""
+    answer_columns: list[Any] = []
+    pivot = None
+    if plan.drivers or plan.choices:
+        matching = apply_filters(select(Response.id), org_id, filters)
+        cells = [
+            func.max(case((ResponseAnswer.question_key == key, ResponseAnswer.number_value)))
+            .label(f"d{index}") for index, key in enumerate(plan.drivers)
+        ] + [
+            func.max(case((ResponseAnswer.question_key == key,
+                           cast(ResponseAnswer.choice_values, String)))).label(f"c{index}")
+            for index, key in enumerate(plan.choices)
+        ]
+        pivot = (
+            select(ResponseAnswer.response_id.label("rid"), *cells)
+            .where(ResponseAnswer.org_id == org_id,
+                   ResponseAnswer.question_key.in_([*plan.drivers, *plan.choices]),
+                   ResponseAnswer.response_id.in_(matching))
+            .group_by(ResponseAnswer.response_id)
+            .subquery("pivot")
+        )
+        answer_columns = [pivot.c[f"d{i}"] for i in range(len(plan.drivers))] + [
+            pivot.c[f"c{i}"] for i in range(len(plan.choices))]
     query = (
         select(Response.id, Survey.name, Response.submitted_at, Response.score,
                Response.category, Response.comment, Response.language, Response.channel,
                Response.status, Contact.external_id, Contact.lifecycle_stage,
                cast(Contact.tags, String), cast(Response.contact_attributes, String),
-               *drivers, *choices)
+               *answer_columns)
         .select_from(Response)
         .join(Survey, Survey.id == Response.survey_id)
         .outerjoin(Contact, Contact.id == Response.contact_id)
-        .outerjoin(ResponseAnswer, ResponseAnswer.response_id == Response.id)
-        .group_by(Response.id, Survey.id, Contact.id)
         .order_by(Response.submitted_at, Response.id)
     )
+    if pivot is not None:
+        query = query.outerjoin(pivot, pivot.c.rid == Response.id)
     return apply_filters(query, org_id, filters)
 
 
@@ -227,7 +241,9 @@ def iter_rows(
             for provider, values in zip(plan.providers, extra, strict=True):
                 found = values.get(response_id, {})
                 line += [found.get(column) for column in provider.COLUMNS]
-            yield [neutralise(v) for v in line]
+            # Inline neutralise(): this loop runs once per exported cell.
+            yield ["'" + v if v.__class__ is str and v.startswith(FORMULA_STARTS) else v
+                   for v in line]
 
 
 def csv_chunks(rows: Iterator[list[Any]], rows_per_chunk: int = BATCH) -> Iterator[bytes]:

@@ -18,12 +18,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from npsloop.analytics import service
 from npsloop.analytics.filters import Filters
 from npsloop.analytics.stats import NpsCounts, NpsDifference, NpsSummary, compare, rolling_sums
+from npsloop.responses.models import Response
 
 BUCKETS = service.TIME_BUCKETS
 MAX_BUCKETS = 1000
@@ -108,15 +110,32 @@ class Trend:
     period: PeriodChange | None
 
 
+def bucket_group(session: Session, bucket: str, tz: str) -> ColumnElement[Any]:
+    """The expression to GROUP BY for a local bucket. On PostgreSQL the bare date_trunc:
+    formatting the few grouped values (key_text) is cheaper than to_char on every row."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc(bucket, func.timezone(tz, Response.submitted_at))
+    return service.time_bucket(session, bucket, tz)
+
+
+def key_text(value: Any) -> str | None:
+    """A grouped key as text: bucket starts (datetimes from PostgreSQL) as 'YYYY-MM-DD'."""
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
 def bucket_counts(
     session: Session, *, org_id: str, filters: Filters, bucket: str, tz: str
 ) -> dict[str, NpsCounts]:
     """One GROUP BY over the local bucket: counts per bucket key that has responses."""
-    key = service.time_bucket(session, bucket, tz).label("bucket_key")
+    key = bucket_group(session, bucket, tz).label("bucket_key")
     query = service._apply(select(key, *service._counts()), org_id, filters).group_by(key)
     return {
-        str(row.bucket_key): NpsCounts(int(row.promoters or 0), int(row.passives or 0),
-                                       int(row.detractors or 0))
+        str(key_text(row.bucket_key)): NpsCounts(
+            int(row.promoters or 0), int(row.passives or 0), int(row.detractors or 0))
         for row in session.execute(query)
     }
 
