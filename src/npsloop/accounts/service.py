@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "apikey:manage": frozenset({Role.owner, Role.admin}),
     "org:manage": frozenset({Role.owner}),
     "ticket:work": frozenset({Role.owner, Role.admin, Role.agent}),
+    "rule:manage": frozenset({Role.owner, Role.admin}),
 }
 
 
