@@ -84,7 +84,7 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "pos": (
             "Great prices and lots of deals",
-            "Membership pays for itself within a month",
+            "The membership saves me money every month",
             "Got a ¥{coupon} coupon, great value",
             "Cheaper than the supermarket and delivered to the door",
             "Good value for money",
@@ -99,7 +99,7 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
             "Impossible to reach a human, only the chatbot",
             "Support just copy-pastes the same answer",
             "Complained {n} times to customer service, nobody followed up",
-            "They promised a call back and never called",
+            "Support promised a call back and never called",
             "The support bot doesn't understand anything",
             "Service agents keep passing the buck to the courier",
             "The customer service hotline is always busy",
