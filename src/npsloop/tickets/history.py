@@ -6,8 +6,9 @@ turns them into signed webhooks, in order per ticket.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,6 +27,19 @@ class Actor:
 
 
 SYSTEM = Actor("system")
+_stamp_lock = threading.Lock()
+_last_stamp: datetime | None = None
+
+
+def _stamp(at: datetime) -> datetime:
+    """Several rows written for one change share a time; nudge each by a microsecond so the
+    timeline keeps the order they were written in (ids are random)."""
+    global _last_stamp
+    with _stamp_lock:
+        if _last_stamp is not None and _last_stamp - timedelta(seconds=1) < at <= _last_stamp:
+            at = _last_stamp + timedelta(microseconds=1)
+        _last_stamp = at
+        return at
 
 
 def record(
@@ -40,7 +54,7 @@ def record(
     at: datetime | None = None,
 ) -> TicketEvent:
     event = TicketEvent(
-        org_id=ticket.org_id, ticket_id=ticket.id, at=at or utcnow(), actor=actor.name,
+        org_id=ticket.org_id, ticket_id=ticket.id, at=_stamp(at or utcnow()), actor=actor.name,
         actor_user_id=actor.user_id, kind=kind,
         old_value=None if old is None else str(old)[:300],
         new_value=None if new is None else str(new)[:300],
