@@ -29,8 +29,10 @@ def wants_comment(category: str, rng: random.Random) -> bool:
 
 def _fill(template: str, bank: ModuleType, rng: random.Random) -> str:
     return template.format(
-        item=rng.choice(bank.ITEMS), slot=rng.choice(bank.SLOTS), days=rng.randint(2, 5),
-        hours=rng.randint(2, 6), minutes=rng.choice((15, 20, 25, 30, 40, 45, 60)),
+        item=rng.choice(bank.ITEMS), fruit=rng.choice(bank.FRUITS),
+        greens=rng.choice(bank.GREENS), chilled=rng.choice(bank.CHILLED),
+        slot=rng.choice(bank.SLOTS), days=rng.randint(2, 5),
+        hours=rng.randint(2, 6), minutes=rng.choice((15, 20, 25, 30, 35, 40, 45)),
         n=rng.randint(2, 6), diff=rng.choice((3, 5, 8, 10, 12, 15, 20)),
         threshold=rng.choice((49, 59, 69, 88, 99)), coupon=rng.choice((5, 10, 15, 20, 30)),
     )
@@ -127,7 +129,11 @@ def _join_zh(parts: list[str], category: str, rng: random.Random) -> str:
 
 def _join_en(parts: list[str], category: str, rng: random.Random) -> str:
     stop = "! " if category == "promoter" and rng.random() < 0.3 else ". "
-    text = stop.join(part[0].upper() + part[1:] for part in parts if part)
+    text = ""
+    for part in parts:
+        if text:
+            text += " " if text.endswith(("!", "?", ".")) else stop
+        text += part[0].upper() + part[1:]
     if not text.endswith(("!", "?", "👍")):
         text += rng.choice((".", ".", "", "!")) if category != "passive" else "."
     roll = rng.random()

@@ -13,11 +13,16 @@ ITEMS = (
 )
 SLOTS = ("before-9am", "10am-12pm", "lunchtime", "6-8pm", "evening")
 
+FRUITS = ("strawberries", "cherries", "blueberries", "mangoes", "kiwis", "grapes", "peaches",
+          "oranges", "apples", "avocados")
+GREENS = ("spinach", "lettuce", "bok choy", "kale", "greens")
+CHILLED = ("salmon", "milk", "yogurt", "ice cream", "shrimp", "steak", "chicken breast")
+
 TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
     "delivery": {
         "neg": (
             "Delivery took {days} days, way too slow for groceries",
-            "Order arrived {hours} hours late and the {item} was warm",
+            "Order arrived {hours} hours late and the {chilled} was warm",
             "The courier left the bag at the wrong door",
             "The delivery window is meaningless, they never show up on time",
             "Ice packs were completely melted when it arrived",
@@ -35,7 +40,7 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
             "Super fast delivery, arrived in {minutes} minutes",
             "Courier was polite and carried everything upstairs",
             "Deliveries always arrive within the time slot",
-            "Cold chain packaging is great, the {item} was still ice cold",
+            "Cold chain packaging is great, the {chilled} was still ice cold",
             "Ordered in the morning, delivered before lunch",
             "They delivered on time even in the pouring rain",
             "Faster delivery than any other app I've tried",
@@ -46,20 +51,20 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "quality": {
         "neg": (
-            "The {item} wasn't fresh, {n} of them were already rotten",
+            "The {fruit} weren't fresh, {n} of them were already rotten",
             "Milk was two days from expiry, seriously?",
             "The fruit quality looks nothing like the pictures",
-            "Half the box of {item} was mushy",
+            "Half the box of {fruit} was mushy",
             "Veggies were wilted and yellow, not fresh at all",
             "Salmon smelled off, didn't dare eat it",
             "Quality has gone downhill, it used to be much better",
             "The bread had mold on it",
-            "The {item} was underweight, clearly less than I paid for",
+            "The {chilled} was underweight, clearly less than I paid for",
             "Meat didn't look fresh after thawing",
-            "{item} were bruised and half of them went bad in a day",
+            "The {fruit} were bruised and half of them went bad in a day",
         ),
         "pos": (
-            "The {item} were super fresh, way better than the supermarket downstairs",
+            "The {fruit} were super fresh, way better than the supermarket downstairs",
             "Produce is always fresh and crisp",
             "Great quality meat, my parents loved it",
             "Quality is consistent, never had a bad batch of {item}",
@@ -80,7 +85,7 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
             "Delivery fee is too high unless you spend ¥{threshold}",
             "Prices change all the time, it dropped right after I bought",
             "The member price is barely a discount",
-            "Paying this much for a box of {item} is crazy",
+            "Paying this much for a box of {fruit} is crazy",
         ),
         "pos": (
             "Great prices and lots of deals",
@@ -156,14 +161,14 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
         "neg": (
             "Still waiting for my refund after {days} days",
             "Return process needs way too many photos",
-            "My refund request for rotten {item} was rejected",
+            "My refund request for rotten {fruit} was rejected",
             "Only got half refunded, no explanation",
             "Have to ship returns back myself and pay for it",
             "The promised compensation coupon never showed up",
         ),
         "pos": (
             "Refund was instant",
-            "Sent a photo of the bad {item} and got refunded right away",
+            "Sent a photo of the bad {fruit} and got refunded right away",
             "Easy returns, they picked it up from my door",
             "After-sales sent a replacement the next day",
             "Hassle-free refunds, very reassuring",

@@ -1,8 +1,9 @@
 """Chinese comment fragments of FreshGo's customers, by topic (driver) and polarity.
 
-Slots: {item} a grocery item, {days} {hours} {minutes} {n} small numbers, {slot} a delivery
-time slot, {diff} {threshold} {coupon} yuan amounts. Every fragment of a topic names that
-topic in words a customer would use, so a comment agrees with the driver it explains.
+Slots: {item} any grocery item, {fruit} {greens} {chilled} narrower kinds, {days} {hours}
+{minutes} {n} small numbers, {slot} a delivery time slot, {diff} {threshold} {coupon} yuan
+amounts. Every fragment of a topic names that topic in words a customer would use, so a
+comment agrees with the driver it explains.
 Colloquial turns, emoji and the odd English word are on purpose: that is how people write.
 """
 
@@ -15,42 +16,46 @@ ITEMS = (
 )
 SLOTS = ("早上9点前", "上午10点到12点", "中午", "下午6点到8点", "晚上")
 
+FRUITS = ("草莓", "车厘子", "蓝莓", "芒果", "猕猴桃", "阳光玫瑰", "水蜜桃", "橙子", "苹果", "葡萄")
+GREENS = ("青菜", "菠菜", "生菜", "油麦菜", "小白菜", "空心菜")
+CHILLED = ("三文鱼", "牛奶", "酸奶", "冰淇淋", "虾仁", "牛排", "鸡胸肉", "鲜奶")
+
 TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
     "delivery": {
         "neg": (
             "快递太慢了，等了{days}天", "说好{slot}送达，结果晚了{hours}个小时",
-            "配送又延迟了，{item}到手都蔫了", "最近配送越来越慢，以前下午下单晚上就到",
+            "配送又延迟了，{greens}到手都蔫了", "最近配送越来越慢，以前下午下单晚上就到",
             "骑手没打电话直接放门口，{item}在外面晒了一下午",
             "预约的是{slot}，结果快中午才送到，白等一上午",
             "物流一直显示配送中，问了也说不清楚", "骑手态度很差，还催我快点下楼",
-            "冷链箱都没有，冰袋全化了，{item}送到是温的", "送货晚了也不提前通知一声",
+            "冷链箱都没有，冰袋全化了，{chilled}送到是温的", "送货晚了也不提前通知一声",
             "包装破了，鸡蛋碎了{n}个", "配送时间一改再改，太不靠谱了",
-            "送错地址了，跑到隔壁小区才找到我的快递", "袋子漏了，{item}的汁流得到处都是",
+            "送错地址了，跑到隔壁小区才找到我的快递", "袋子漏了，{fruit}的汁流得到处都是",
             "到货比预计晚了{hours}小时，晚饭都没法做了", "delivery 太慢了，等到怀疑人生",
             "骑手把东西扔在快递柜就走了，冻品都化了", "配送慢得离谱，下次不敢买冻品了",
         ),
         "pos": (
             "配送超快，下单{minutes}分钟就送到了", "骑手小哥很有礼貌，还帮忙提上楼",
-            "准时送达，冷链包装很专业，{item}还是冰的", "早上下单中午就送到，做午饭刚好",
+            "准时送达，冷链包装很专业，{chilled}还是冰的", "早上下单中午就送到，做午饭刚好",
             "送货很准时，每次都在预约时段内", "包装很用心，鸡蛋一个没碎",
             "配送速度yyds", "下雨天还准时送到，骑手辛苦了", "配送比别家快多了",
-            "冰袋放得很足，{item}拿到手还是冰冰的", "半小时送达真的不是吹的",
+            "冰袋放得很足，{chilled}拿到手还是冰冰的", "半小时送达真的不是吹的",
             "送货上门很方便，不用自己去超市扛了", "快递小哥每次都提前打电话，很贴心",
         ),
     },
     "quality": {
         "neg": (
-            "{item}不新鲜，有{n}个已经烂了", "买的{item}一股怪味，不敢吃",
+            "{fruit}不新鲜，有{n}个已经烂了", "买的{item}一股怪味，不敢吃",
             "牛奶离过期只剩两天了，这也能发货？", "水果品质和图片差太多了",
-            "{item}坏了好几个，挑挑拣拣能吃的没几个", "青菜叶子都黄了，一看就不新鲜",
+            "{fruit}坏了好几个，挑挑拣拣能吃的没几个", "{greens}叶子都黄了，一看就不新鲜",
             "三文鱼颜色发暗，不太新鲜", "称重缺斤少两，{item}明显分量不够",
             "蓝莓一盒里一半是软烂的", "质量越来越差了，以前不是这样的",
-            "吐司发霉了，差点给孩子吃了", "这次的{item}品质不行，酸得没法吃",
+            "吐司发霉了，差点给孩子吃了", "这次的{fruit}品质不行，酸得没法吃",
             "肉不新鲜，解冻后有异味", "quality 不稳定，时好时坏",
-            "{item}磕碰得厉害，好几个都坏了",
+            "{fruit}磕碰得厉害，好几个都坏了",
         ),
         "pos": (
-            "{item}特别新鲜，比楼下超市好太多", "水果很甜很新鲜，{item}颗颗饱满",
+            "{item}特别新鲜，比楼下超市好太多", "水果很甜很新鲜，{fruit}颗颗饱满",
             "蔬菜很新鲜，叶子都是水灵灵的", "肉的品质很好，家里老人都说好吃",
             "品质一直很稳定，放心", "三文鱼很新鲜，直接做了刺身",
             "牛奶日期很新鲜，基本都是当天的", "买了这么多次，{item}从来没坏过",
@@ -64,7 +69,7 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
             "优惠券越来越少，满减门槛还提高了", "会员费涨价了，感觉不太划算",
             "同样的{item}，别的平台便宜{diff}元", "配送费太高了，不凑满{threshold}元还要另收",
             "价格经常变，刚买完就降价", "所谓的会员价也没便宜多少",
-            "emm 价格有点劝退", "一盒{item}卖这个价，有点离谱",
+            "emm 价格有点劝退", "一盒{fruit}卖这个价，有点离谱",
             "满减规则太复杂，算半天也没省几块钱", "价格比去年涨了不少",
         ),
         "pos": (
@@ -124,12 +129,12 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
     "returns": {
         "neg": (
             "退款等了{days}天还没到账", "申请退货要拍照上传一堆东西，太麻烦",
-            "坏了的{item}申请售后被拒了", "退款只退了一半，理由也说不清",
+            "烂了的{fruit}申请售后被拒了", "退款只退了一半，理由也说不清",
             "售后审核太慢了", "退货要自己寄回去，运费还得自己出", "换货流程走了一周",
             "说好的补偿券一直没到账",
         ),
         "pos": (
-            "退款秒到账，很放心", "坏了的{item}拍个照就直接退款了",
+            "退款秒到账，很放心", "坏了的{fruit}拍个照就直接退款了",
             "售后很爽快，不用退回商品", "退货流程很简单，还上门取件",
             "售后处理很及时，补发了一份新的", "无忧退款这点做得很好",
         ),
