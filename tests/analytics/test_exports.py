@@ -89,24 +89,24 @@ def test_choices_and_contributed_fields(client, db, org):
                  choices={"reasons": ["slow", "price"]})
     db.commit()
 
-    class Sentiment:
-        COLUMNS = ["text:sentiment"]
+    class Priority:
+        COLUMNS = ["crm:priority"]
 
         @staticmethod
         def export_values(session, *, org_id, response_ids):
-            return {rid: {"text:sentiment": "negative"} for rid in response_ids}
+            return {rid: {"crm:priority": "high"} for rid in response_ids}
 
-    exports.register_export_fields(Sentiment)
+    exports.register_export_fields(Priority)
     try:
         plan = exports.layout(db, org_id=org.org_id,
                               filters=exports.Filters(survey_id=survey["id"]))
-        assert plan.extra == ["text:sentiment"]
+        assert plan.extra[-1] == "crm:priority"
         rows = list(exports.iter_rows(db, org_id=org.org_id, tz="UTC", plan=plan,
                                       filters=exports.Filters(survey_id=survey["id"])))
     finally:
-        exports._registered.remove(Sentiment)
+        exports._registered.remove(Priority)
     header, row = rows[0], dict(zip(rows[0], rows[1], strict=True))
-    assert header[-1] == "text:sentiment" and row["text:sentiment"] == "negative"
+    assert header[-1] == "crm:priority" and row["crm:priority"] == "high"
     assert [h for h in header if h.startswith(("choice:", "driver:"))] == [
         "driver:price", "choice:reasons"]
     assert row["choice:reasons"] == "slow; price" and row["driver:price"] is None
@@ -125,3 +125,27 @@ def test_bad_format_and_permissions(client, org, survey):
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "format"]
     assert client.get("/api/v1/exports/responses").status_code == 401
+
+
+def test_text_analysis_columns(client, db, org, survey):
+    from npsloop.textmining.models import ResponseTextAnalysis, ResponseTextTopic, TextTopic
+
+    analysed = add_response(db, org.org_id, survey["id"], 2, at=AT, comment="送货太慢")
+    add_response(db, org.org_id, survey["id"], 9, at=AT.replace(day=3))
+    db.flush()
+    topics = [TextTopic(org_id=org.org_id, key=key, name_zh=key, name_en=key)
+              for key in ("delivery", "speed")]
+    db.add_all(topics)
+    db.flush()
+    db.add(ResponseTextAnalysis(
+        response_id=analysed.id, org_id=org.org_id, language="zh", sentiment_score=-0.8,
+        sentiment_label="negative", keywords=["送货", "慢"], terms=[], topic_hits={},
+        comment_hash="x", model_version="test"))
+    db.add_all([ResponseTextTopic(response_id=analysed.id, topic_id=t.id, org_id=org.org_id)
+                for t in topics])
+    db.commit()
+    rows = _csv(client, org)
+    assert (rows[0]["text:sentiment"], rows[0]["text:sentiment_score"]) == ("negative", "-0.8")
+    assert rows[0]["text:keywords"] == "送货; 慢"
+    assert rows[0]["text:topics"] == "delivery; speed"
+    assert rows[1]["text:sentiment"] == "" and rows[1]["text:topics"] == ""

@@ -13,8 +13,8 @@ Hook for other domains: a module `npsloop.<domain>.export_fields` defining
     COLUMNS: list[str]
     def export_values(session, *, org_id: str, response_ids: list[str])
         -> dict[str, dict[str, object]]   # response id -> {column: value}
-is picked up automatically (e.g. the text-mining domain's topics and sentiment); a provider
-can also be registered with `register_export_fields`.
+is picked up automatically; a provider can also be registered with `register_export_fields`.
+The text-mining domain's sentiment, keywords and topics come through analytics.text_fields.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def register_export_fields(provider: Any) -> None:
 
 
 def field_providers() -> list[Any]:
-    found = list(_registered)
+    from npsloop.analytics import text_fields
+
+    found: list[Any] = [text_fields] if text_fields.available() else []
+    found += _registered
     for domain in domains():
         if not (PACKAGE_DIR / domain / "export_fields.py").exists():
             continue
