@@ -122,6 +122,8 @@ class ReferralEvent(IdMixin, Base):
     channel: Mapped[str] = mapped_column(String(16))
     campaign_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The response whose thank-you page showed the invitation (one "asked" per response).
+    response_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,6 +40,9 @@ router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 MAX_BODY_BYTES = 64 * 1024  # a 5,000-character comment in UTF-8 plus answers fits easily
 CLOSED_STATES = (SurveyStatus.paused.value, SurveyStatus.closed.value)
+# Other domains add to the thank-you page's context (the referral invitation for promoters)
+# by appending a hook (request, db, survey, response or None, lang) -> dict at start-up.
+THANKS_CONTEXT_HOOKS: list[Callable[[Request, Session, Survey, Any, str], dict[str, Any]]] = []
 
 
 def _find(db: Session, token: str) -> tuple[Survey | None, str]:
@@ -255,4 +259,6 @@ def thanks_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
         "response": saved,
         "language_links": _language_links(request, survey, lang),
     }
+    for hook in THANKS_CONTEXT_HOOKS:
+        context.update(hook(request, db, survey, saved, lang))
     return _page(request, "respond/thanks.html", lang, context)

@@ -65,8 +65,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_lifecycle_moves_org_id_organizations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lifecycle_moves'))
     )
-    op.create_index('ix_lifecycle_moves_contact', 'lifecycle_moves', ['contact_id'], unique=False)
     op.create_index('ix_lifecycle_moves_org_time', 'lifecycle_moves', ['org_id', 'moved_at'], unique=False)
+    op.create_index('ix_lifecycle_moves_contact', 'lifecycle_moves', ['contact_id'], unique=False)
     op.create_table('referral_codes',
     sa.Column('org_id', sa.String(length=32), nullable=False),
     sa.Column('code', sa.String(length=16), nullable=False),
@@ -101,8 +101,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_referral_conversions')),
     sa.UniqueConstraint('org_id', 'customer_external_id', name=op.f('uq_referral_conversions_org_id_customer_external_id'))
     )
-    op.create_index('ix_referral_conversions_org_time', 'referral_conversions', ['org_id', 'converted_at'], unique=False)
     op.create_index('ix_referral_conversions_code', 'referral_conversions', ['code_id'], unique=False)
+    op.create_index('ix_referral_conversions_org_time', 'referral_conversions', ['org_id', 'converted_at'], unique=False)
     op.create_table('referral_events',
     sa.Column('org_id', sa.String(length=32), nullable=False),
     sa.Column('code_id', sa.String(length=32), nullable=False),
@@ -110,14 +110,15 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('campaign_id', sa.String(length=32), nullable=True),
     sa.Column('message_id', sa.String(length=32), nullable=True),
+    sa.Column('response_id', sa.String(length=32), nullable=True),
     sa.Column('occurred_at', npsloop.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.ForeignKeyConstraint(['code_id'], ['referral_codes.id'], name=op.f('fk_referral_events_code_id_referral_codes'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_referral_events_org_id_organizations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_referral_events'))
     )
-    op.create_index('ix_referral_events_org_kind_time', 'referral_events', ['org_id', 'kind', 'occurred_at'], unique=False)
     op.create_index('ix_referral_events_code_kind', 'referral_events', ['code_id', 'kind'], unique=False)
+    op.create_index('ix_referral_events_org_kind_time', 'referral_events', ['org_id', 'kind', 'occurred_at'], unique=False)
     op.create_table('referral_visits',
     sa.Column('org_id', sa.String(length=32), nullable=False),
     sa.Column('code_id', sa.String(length=32), nullable=False),
@@ -131,8 +132,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_referral_visits_org_id_organizations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_referral_visits'))
     )
-    op.create_index('ix_referral_visits_org_ip_time', 'referral_visits', ['org_id', 'ip_hash', 'visited_at'], unique=False)
     op.create_index('ix_referral_visits_code_time', 'referral_visits', ['code_id', 'visited_at'], unique=False)
+    op.create_index('ix_referral_visits_org_ip_time', 'referral_visits', ['org_id', 'ip_hash', 'visited_at'], unique=False)
 
 
 def downgrade() -> None:
