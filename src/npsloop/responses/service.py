@@ -87,9 +87,14 @@ def _find_by_key(session: Session, survey: Survey, key: str) -> Response | None:
     )
 
 
-def _complete(session: Session, response: Response, data: ResponseCreate) -> None:
-    """A partial response (score only) is completed by the follow-up submit."""
+def _complete(
+    session: Session, response: Response, data: ResponseCreate, language: str
+) -> None:
+    """A partial response (score only) is completed by the follow-up submit; the language
+    is the one the customer finished in (they may switch between tap and submit)."""
     response.score = data.score
+    if data.language is not None:
+        response.language = language
     response.category = category_of(data.score)
     response.comment = data.comment or response.comment
     existing = {a.question_key: a for a in response.answers}
@@ -120,7 +125,7 @@ def ingest(
         existing = _find_by_key(session, survey, data.idempotency_key)
         if existing is not None:
             if existing.status == ResponseStatus.partial.value:
-                _complete(session, existing, data)
+                _complete(session, existing, data, checked["language"])
                 session.commit()
             return IngestResult(existing, created=False)
     contact = None
