@@ -92,7 +92,7 @@ SURVEYS: tuple[SurveySpec, ...] = (
     SurveySpec(
         code="delivery", name="配送后 · After delivery",
         nps_type="touchpoint", journey_stage="fulfilment", touchpoint="delivery",
-        drivers=("delivery", "quality", "price"), share=0.38, base=0.8,
+        drivers=("delivery", "quality", "price"), share=0.39, base=0.8,
         channels=(("sms", 0.38), ("widget", 0.27), ("qr", 0.17), ("link", 0.1), ("email", 0.08)),
         nps_text={"zh-CN": "根据这次配送体验,您有多大可能向朋友或同事推荐鲜达优选?",
                   "en": "Based on this delivery, how likely are you to recommend FreshGo "
@@ -113,7 +113,7 @@ SURVEYS: tuple[SurveySpec, ...] = (
     SurveySpec(
         code="strategic", name="品牌 NPS 基准调研 · Brand NPS benchmark",
         nps_type="strategic", journey_stage="referral", touchpoint="",
-        drivers=("price", "quality", "delivery", "app"), share=0.07, base=0.3,
+        drivers=("price", "quality", "delivery", "app"), share=0.06, base=0.3,
         channels=(("link", 0.6), ("email", 0.28), ("qr", 0.12)),
         nps_text={"zh-CN": "您有多大可能向朋友或同事推荐鲜达优选?",
                   "en": "How likely are you to recommend FreshGo to a friend or colleague?"},

@@ -1,8 +1,9 @@
 """The demo year: daily volume, shopping festivals and the incidents that shape the NPS story.
 
 Everything is computed from one anchor date (the organisation's "today"), so the same call on
-the same day gives the same year. The window is the 365 days that end *yesterday*: a response
-stamped later today could lie in the future when the seed runs early in the morning.
+the same day gives the same year. The window is the 364 days that end *yesterday*: a response
+stamped later today could lie in the future when the seed runs early in the morning, and a
+dashboard's "last 12 months" (today and the 364 days before) then holds the whole year.
 
 The story the data tells (days are counted back from the anchor):
 - volume grows ~35% over the year, with weekend peaks, the Spring Festival rush (年货节) and
@@ -23,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate
 from zoneinfo import ZoneInfo
 
-WINDOW_DAYS = 365
+WINDOW_DAYS = 364
 
 # Chinese New Year's Day (正月初一); the demo window never leaves this range in practice.
 SPRING_FESTIVAL = {
@@ -115,7 +116,7 @@ def _festivals(day: date) -> tuple[set[str], float, float, float]:
 
 
 def build_days(anchor: date, rng: random.Random) -> list[Day]:
-    """The 365 local days before `anchor`, oldest first."""
+    """The WINDOW_DAYS local days before `anchor`, oldest first."""
     days = []
     start = anchor - timedelta(days=WINDOW_DAYS)
     for index in range(WINDOW_DAYS):
