@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from npsloop.accounts.models import User
 from npsloop.core import outbox
 from npsloop.registry import import_handlers
+from tests.notify.conftest import live  # noqa: F401 - the real-engine fixture, reused
 
 import_handlers()
 

@@ -37,9 +37,11 @@ def seed_demo_rules(session: Session, org_id: str,
                     notify_channel_ids: Sequence[str] = ()) -> dict[str, Any]:
     """Creates the demo teams and rules once (the caller commits). Channels, if given, are
     where both rules announce their tickets (e.g. a DingTalk group robot)."""
-    workers = [u.id for u in session.scalars(
+    users = [u for u in session.scalars(
         select(User).where(User.org_id == org_id, User.is_active.is_(True))
         .order_by(User.created_at)) if role_can(u.role, "ticket:work")]
+    # Agents take turns first; owners and admins stand in.
+    workers = [u.id for u in sorted(users, key=lambda u: u.role != "agent")]
     teams = {key: _team(session, org_id, key, name, workers) for key, name in TEAMS}
     existing = {r.name for r in session.scalars(select(Rule).where(Rule.org_id == org_id))}
     channels = list(notify_channel_ids)
