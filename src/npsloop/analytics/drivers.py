@@ -16,9 +16,10 @@ than half of the respondents who rated any driver (usually a skip-logic question
 out and reported as excluded instead of shrinking the listwise sample to a few people.
 
 Data: ONE SQL query pivots each response's driver answers into columns
-(GROUP BY response with MAX(CASE ...)); above `sample_size` responses it keeps the first
-`sample_size` by response id, which are random uuids, so the sample is uniform; the output
-says so.
+(GROUP BY response with MAX(CASE ...)), after a count of the matching responses. Above
+`sample_size` matching responses it reads only ids below a bound (ids are random uuids, so
+the sample is uniform and the primary key index finds it) and keeps the first `sample_size`
+by id; the output says it sampled.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ DEFAULT_RESAMPLES = 200
 DEFAULT_SEED = 20261125
 MAX_DRIVERS = 20
 MIN_COVERAGE = 0.5
+SAMPLE_HEADROOM = 1.25
 QUADRANTS = ("fix_first", "keep_up", "lower_priority", "possible_overkill")
 
 
@@ -154,32 +156,43 @@ def driver_keys(session: Session, *, org_id: str, filters: Filters, lang: str) -
 
 def pivot_rows(
     session: Session, *, org_id: str, filters: Filters, keys: list[str], sample_size: int
-) -> tuple[np.ndarray, int]:
-    """(rows, total): per response its score and one column per driver (NaN if not
-    answered), from one GROUP BY; `total` is how many responses answered any driver."""
+) -> tuple[np.ndarray, int, bool]:
+    """(rows, matching, sampled): per response its score and one column per driver (NaN if
+    not answered), from one GROUP BY over the answers; `matching` counts the responses
+    that match the filters (with or without driver answers).
+
+    Above `sample_size` matching responses, only responses whose id falls below a bound
+    are read: ids are random hex (uuid4), so that is a uniform random sample that the
+    primary key index finds without aggregating every response first."""
+    matching = session.scalar(
+        apply_filters(select(func.count()).select_from(Response), org_id, filters)) or 0
     columns = [
         func.max(case((ResponseAnswer.question_key == key, ResponseAnswer.number_value)))
         .label(f"d{index}")
         for index, key in enumerate(keys)
     ]
     query = (
-        select(Response.id, Response.score, *columns, func.count().over().label("total"))
+        select(Response.id, Response.score, *columns)
         .select_from(Response)
         .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
         .where(ResponseAnswer.org_id == org_id, ResponseAnswer.question_key.in_(keys),
                ResponseAnswer.number_value.is_not(None))
     )
+    sampled = matching > sample_size
+    if sampled:
+        # A little more than needed: some responses in the range have no driver answers.
+        fraction = min(1.0, SAMPLE_HEADROOM * sample_size / matching)
+        if fraction < 1.0:
+            query = query.where(Response.id < format(int(fraction * 16**8), "08x"))
     query = apply_filters(query, org_id, filters)
     query = query.group_by(Response.id, Response.score).order_by(Response.id).limit(sample_size)
     rows = session.execute(query).all()
-    if not rows:
-        return np.empty((0, len(keys) + 1)), 0
     data = np.array(
         [[np.nan if v is None else float(v) for v in row[2:2 + len(keys)]] + [float(row[1])]
          for row in rows],
         dtype=float,
-    )
-    return data, int(rows[0].total)
+    ).reshape(len(rows), len(keys) + 1)
+    return data, int(matching), sampled
 
 
 # --- Analysis --------------------------------------------------------------------------
@@ -204,7 +217,7 @@ class DriverAnalysis:
     excluded: list[dict[str, Any]]
     r2: float | None
     n: int  # responses in the analysis (after listwise deletion)
-    n_responses: int  # responses with any driver answer matching the filters
+    n_responses: int  # responses matching the filters (with or without driver answers)
     sampled: bool
     sample_size: int
     resamples: int
@@ -219,7 +232,7 @@ class DriverAnalysis:
 
 def analyse(
     keys: list[DriverKey], data: np.ndarray, *, total: int, sample_size: int, min_n: int = 30,
-    resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+    resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, sampled: bool = False,
 ) -> DriverAnalysis:
     """Relative weights, bootstrap intervals and quadrants from the pivoted rows."""
     p_all = len(keys)
@@ -242,7 +255,7 @@ def analyse(
             kept.remove(j)
     matrix = complete[:, [*kept, p_all]] if kept else complete[:, [p_all]]
     n = len(matrix)
-    common = dict(excluded=excluded, n=n, n_responses=total, sampled=total > len(data),
+    common = dict(excluded=excluded, n=n, n_responses=total, sampled=sampled,
                   sample_size=sample_size, resamples=resamples, seed=seed)
     computable = bool(kept) and n >= len(kept) + 2 and np.ptp(matrix[:, -1]) > 0
     if not computable:
@@ -293,7 +306,7 @@ def key_drivers(
     if not keys:
         return analyse([], np.empty((0, 1)), total=0, sample_size=sample_size, min_n=min_n,
                        resamples=resamples, seed=seed)
-    data, total = pivot_rows(session, org_id=org_id, filters=filters,
-                             keys=[k.key for k in keys], sample_size=sample_size)
+    data, total, sampled = pivot_rows(session, org_id=org_id, filters=filters,
+                                      keys=[k.key for k in keys], sample_size=sample_size)
     return analyse(keys, data, total=total, sample_size=sample_size, min_n=min_n,
-                   resamples=resamples, seed=seed)
+                   resamples=resamples, seed=seed, sampled=sampled)
