@@ -9,7 +9,8 @@ export (with how much its resident memory grows) for scale. Prints the figures a
 
     .venv/bin/python -m bench.bench_analytics            # 100k responses
     .venv/bin/python -m bench.bench_analytics --full     # 1M responses
-    .venv/bin/python -m bench.bench_analytics --rows 300000 --repeat 5 --keep
+    .venv/bin/python -m bench.bench_analytics --full --keep       # prints the database name
+    .venv/bin/python -m bench.bench_analytics --reuse npsloop_bench_1a2b3c4d
 """
 
 from __future__ import annotations
@@ -148,17 +149,22 @@ def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def run(rows: int, repeat: int, keep: bool) -> None:
-    name = f"npsloop_bench_{uuid.uuid4().hex[:8]}"
-    url = create_database(name)
+def run(rows: int, repeat: int, keep: bool, reuse: str | None = None) -> None:
+    name = reuse or f"npsloop_bench_{uuid.uuid4().hex[:8]}"
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}" if reuse else create_database(name)
     engine = make_engine(url)
     try:
-        upgrade(url, engine)
         with Session(engine) as session:
-            start = time.perf_counter()
-            org_id = generate(session, rows)
-            print(f"generated {rows:,} responses + answers in "
-                  f"{time.perf_counter() - start:.1f} s ({name})")
+            if reuse:
+                org_id = session.execute(text("SELECT id FROM organizations")).scalar_one()
+                rows = session.execute(text("SELECT count(*) FROM responses")).scalar_one()
+                print(f"reusing {name} with {rows:,} responses")
+            else:
+                upgrade(url, engine)
+                start = time.perf_counter()
+                org_id = generate(session, rows)
+                print(f"generated {rows:,} responses + answers in "
+                      f"{time.perf_counter() - start:.1f} s ({name})")
             filters = Filters()
             service_calls: dict[str, Callable[[], Any]] = {
                 "overview": lambda: service.nps(session, org_id=org_id, filters=filters),
@@ -197,7 +203,7 @@ def run(rows: int, repeat: int, keep: bool) -> None:
                   f"written, resident memory grew by at most {peak:.1f} MB")
     finally:
         engine.dispose()
-        if not keep:
+        if not keep and not reuse:
             drop_database(name)
 
 
@@ -207,8 +213,10 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="1,000,000 responses")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--reuse", metavar="DATABASE",
+                        help="time against a database kept by an earlier --keep run")
     args = parser.parse_args()
-    run(1_000_000 if args.full else args.rows, args.repeat, args.keep)
+    run(1_000_000 if args.full else args.rows, args.repeat, args.keep, args.reuse)
 
 
 if __name__ == "__main__":
