@@ -136,3 +136,17 @@ def test_secret_box_rotation_with_old_keys() -> None:
     assert SecretBox("new-key-" + "y" * 30).decrypt(rotated) == {"secret": "SEC123"}
     with pytest.raises(SecretDecryptError):
         SecretBox("new-key-" + "y" * 30).decrypt(token)
+
+
+def test_standard_webhooks_reference_vector() -> None:
+    """The example from the Standard Webhooks specification, signed by our code path."""
+    from datetime import UTC, datetime
+
+    from npsloop.notify.channels.webhook import signed_headers
+
+    headers = signed_headers(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        datetime.fromtimestamp(1614265330, UTC), '{"test": 2432232314}')
+    assert headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert headers["webhook-timestamp"] == "1614265330"
+    assert headers["webhook-id"] == "msg_p5jXN8AQM9LWM0D4loKWxJek"
