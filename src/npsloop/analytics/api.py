@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from npsloop.accounts.deps import Principal, require
 from npsloop.analytics import crosstab as xtab
 from npsloop.analytics import drivers as kda
-from npsloop.analytics import exports, journey_api, profile_api, service, trends
+from npsloop.analytics import exports, insights_pages, journey_api, profile_api, service, trends
 from npsloop.analytics.params import (
     FilterContext,
     documented_filters,
@@ -253,4 +253,5 @@ router = APIRouter()
 router.include_router(stats_router)
 router.include_router(profile_api.router)
 router.include_router(journey_api.router)
+router.include_router(insights_pages.router)  # HTML pages of these analyses
 router.include_router(exports_router)
