@@ -92,7 +92,7 @@ def test_duplicate_name_is_422(client, org, dingtalk) -> None:
 
 
 def test_other_org_gets_404_and_roles_are_enforced(client, org, make_org, role_key,
-                                                   dingtalk) -> None:
+                                                   dingtalk, db) -> None:
     channel = create_dingtalk(client, org, dingtalk)
     other = make_org("Other")
     for method, path in [
@@ -104,6 +104,21 @@ def test_other_org_gets_404_and_roles_are_enforced(client, org, make_org, role_k
         kwargs = {"json": {}} if method == "patch" else {}
         assert getattr(client, method)(path, headers=other.headers, **kwargs).status_code == 404
     assert client.get("/api/v1/notify/channels", headers=other.headers).json()["items"] == []
+    sent = client.post(f"/api/v1/notify/channels/{channel['id']}/test", headers=org.headers)
+    message_id = sent.json()["message_id"]
+    assert client.get(f"/api/v1/notify/messages/{message_id}",
+                      headers=other.headers).status_code == 404
+    assert client.post(f"/api/v1/notify/messages/{message_id}/retry",
+                       headers=other.headers).status_code == 404
+    assert client.get("/api/v1/notify/messages", headers=other.headers).json()["total"] == 0
+    # enqueue refuses another organisation's channel, naming the field
+    from npsloop.notify import service
+    from npsloop.notify.notices import render_notice
+
+    with pytest.raises(service.NotifyError) as refused:
+        service.enqueue(db, org_id=other.org_id, channel_id=channel["id"],
+                        message=render_notice("test", "en", {"channel": "x"}))
+    assert refused.value.field == "channel_id"
     analyst = role_key(org.org_id, "analyst")
     assert client.get("/api/v1/notify/channels", headers=analyst).status_code == 403
     assert client.get("/api/v1/webhooks", headers=analyst).status_code == 403
