@@ -140,7 +140,7 @@ def referral_activity_by_stage(session: Session, org_id: str, date_from: datetim
     snapshot on the code), counted by when each happened."""
     out: dict[str, dict[str, int]] = defaultdict(lambda: {"asked": 0, "visits": 0,
                                                           "conversions": 0})
-    stage = func.coalesce(ReferralCode.lifecycle_stage, "unknown")
+    stage = ReferralCode.lifecycle_stage
 
     def window(query: Any, column: Any) -> Any:
         if date_from:
@@ -150,21 +150,22 @@ def referral_activity_by_stage(session: Session, org_id: str, date_from: datetim
         return query
 
     asked = window(select(stage, func.count(func.distinct(ReferralEvent.code_id)))
+                   .select_from(ReferralEvent)
                    .join(ReferralCode, ReferralCode.id == ReferralEvent.code_id)
                    .where(ReferralEvent.org_id == org_id,
                           ReferralEvent.kind == EventKind.asked.value),
                    ReferralEvent.occurred_at).group_by(stage)
-    visits = window(select(stage, func.count())
+    visits = window(select(stage, func.count()).select_from(ReferralVisit)
                     .join(ReferralCode, ReferralCode.id == ReferralVisit.code_id)
                     .where(ReferralVisit.org_id == org_id, ReferralVisit.flagged.is_(False)),
                     ReferralVisit.visited_at).group_by(stage)
-    conversions = window(select(stage, func.count())
+    conversions = window(select(stage, func.count()).select_from(ReferralConversion)
                          .join(ReferralCode, ReferralCode.id == ReferralConversion.code_id)
                          .where(ReferralConversion.org_id == org_id),
                          ReferralConversion.converted_at).group_by(stage)
     for name, query in (("asked", asked), ("visits", visits), ("conversions", conversions)):
         for key, count in session.execute(query):
-            out[key][name] = int(count)
+            out[key if key in STAGES else "unknown"][name] += int(count)
     return {key: dict(out[key]) for key in (*STAGES, "unknown")}
 
 
@@ -216,8 +217,9 @@ def survey_triggers(session: Session, org_id: str, date_from: datetime | None,
 
 
 def current_stage_counts(session: Session, org_id: str) -> dict[str, int]:
-    rows = session.execute(select(func.coalesce(Contact.lifecycle_stage, "unknown"), func.count())
-                           .where(Contact.org_id == org_id)
-                           .group_by(func.coalesce(Contact.lifecycle_stage, "unknown")))
-    found = {key: int(n) for key, n in rows}
-    return {key: found.get(key, 0) for key in (*STAGES, "unknown")}
+    rows = session.execute(select(Contact.lifecycle_stage, func.count())
+                           .where(Contact.org_id == org_id).group_by(Contact.lifecycle_stage))
+    found = {key: 0 for key in (*STAGES, "unknown")}
+    for key, count in rows:
+        found[key if key in STAGES else "unknown"] += int(count)
+    return found
