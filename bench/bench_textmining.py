@@ -35,7 +35,7 @@ import numpy as np
 
 from npsloop.textmining import discover, sentiment, text, topics, trainset
 from npsloop.textmining.analyzer import analyse_text
-from npsloop.textmining.features import en_lexicon_features
+from npsloop.textmining.features import en_lexicon_features, segmenter
 
 THEMES = Path(__file__).resolve().parent / "data" / "textmining_themes.tsv"
 TARGET = {"zh": 0.88, "en": 0.85}
@@ -68,7 +68,7 @@ def zh_word_baseline(parts: dict[str, list[trainset.Example]]) -> tuple[float, f
     from sklearn.linear_model import LogisticRegression
 
     def words(t: str) -> list[str]:
-        return [w for w in text._jieba().lcut(t.lower()) if w.strip()]
+        return [w for w in segmenter().lcut(t.lower()) if w.strip()]
 
     vec = TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=2)
     x_train = vec.fit_transform([e.text for e in parts["train"]])

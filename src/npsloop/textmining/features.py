@@ -24,6 +24,20 @@ import jieba
 DATA_DIR = Path(__file__).resolve().parent / "data"
 jieba.setLogLevel(60)
 
+
+@lru_cache(maxsize=1)
+def segmenter() -> jieba.Tokenizer:
+    """The one jieba instance of the process: jieba's dictionary plus the shipped domain
+    dictionary (快递员, 性价比, 闪退...). Sentiment features, keywords and training all use it,
+    so the model sees the segmentation it was trained on, and the ~50 MB dictionary is
+    loaded once."""
+    tokenizer = jieba.Tokenizer()
+    for line in (DATA_DIR / "domain_dict_zh.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if parts and not line.startswith("#"):
+            tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
+    return tokenizer
+
 EN_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?.,;:]")
 WHITESPACE = re.compile(r"\s+")
 NEGATIONS = frozenset({
@@ -45,7 +59,7 @@ def normalize(text: str) -> str:
 
 def zh_features(text: str) -> list[str]:
     lowered = normalize(text).lower()
-    words = [w for w in jieba.lcut(lowered) if w.strip()]
+    words = [w for w in segmenter().lcut(lowered) if w.strip()]
     feats = ["w:" + w for w in words]
     feats += ["b:" + a + "|" + b for a, b in zip(words, words[1:], strict=False)]
     chars = WHITESPACE.sub("", lowered)

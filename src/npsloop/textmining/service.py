@@ -235,8 +235,7 @@ def analyse_response(session: Session, response: Response, *, force: bool = Fals
     existing = session.get(ResponseTextAnalysis, response.id)
     if not comment:
         if existing is not None:
-            session.execute(delete(ResponseTextTopic).where(
-                ResponseTextTopic.response_id == response.id))
+            _unlink(session, response.id)
             session.delete(existing)
             session.flush()
         return None
@@ -261,11 +260,20 @@ def analyse_response(session: Session, response: Response, *, force: bool = Fals
     existing.comment_hash = digest
     existing.model_version = version
     existing.analysed_at = utcnow()
-    session.execute(delete(ResponseTextTopic).where(ResponseTextTopic.response_id == response.id))
+    _unlink(session, response.id)
     session.add_all(ResponseTextTopic(response_id=response.id, topic_id=tid,
                                       org_id=response.org_id) for tid in result.topic_hits)
     session.flush()
     return existing
+
+
+def _unlink(session: Session, response_id: str) -> None:
+    # synchronize_session=False: the default would scan every object in the session per
+    # call, which makes a 500-response batch quadratic.
+    session.execute(
+        delete(ResponseTextTopic).where(ResponseTextTopic.response_id == response_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def analysis_context(session: Session, org_id: str) -> dict[str, Any]:

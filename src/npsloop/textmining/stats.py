@@ -21,6 +21,7 @@ from npsloop.analytics.service import time_bucket
 from npsloop.analytics.stats import summarize
 from npsloop.responses.models import Response
 from npsloop.textmining import text
+from npsloop.textmining.language import HAN
 from npsloop.textmining.models import ResponseTextAnalysis, ResponseTextTopic, TextTopic
 from npsloop.textmining.service import corpus, list_topics
 
@@ -175,7 +176,11 @@ def highlight_spans(comment: str, marks: list[str]) -> list[list[int]]:
     lowered = comment.lower()
     spans: list[list[int]] = []
     for mark in {m for m in marks if m}:
-        spans.extend([m.start(), m.end()] for m in re.finditer(re.escape(mark), lowered))
+        # English marks match whole words (with an inflection), as topic rules do, so that
+        # "app" is not marked inside "disappointing"; Chinese marks match anywhere.
+        pattern = re.escape(mark) if HAN.search(mark) else \
+            r"(?<![a-z0-9])" + re.escape(mark) + r"(?:s|es|ed|d|ing)?(?![a-z0-9])"
+        spans.extend([m.start(), m.end()] for m in re.finditer(pattern, lowered))
     spans.sort()
     merged: list[list[int]] = []
     for start, end in spans:

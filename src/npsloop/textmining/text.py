@@ -21,9 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import jieba
-
-from npsloop.textmining.features import DATA_DIR, en_tokens, normalize
+from npsloop.textmining.features import DATA_DIR, en_tokens, normalize, segmenter
 from npsloop.textmining.language import HAN
 
 PHRASE_MAX_CHARS = 8
@@ -34,17 +32,6 @@ def _read_list(name: str) -> list[str]:
     lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
     return [w for line in lines if line.strip() and not line.startswith("#")
             for w in line.split()]
-
-
-@lru_cache(maxsize=1)
-def _jieba() -> jieba.Tokenizer:
-    tokenizer = jieba.Tokenizer()
-    lines = (DATA_DIR / "domain_dict_zh.txt").read_text(encoding="utf-8").splitlines()
-    for line in lines:
-        parts = line.split()
-        if parts and not line.startswith("#"):
-            tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
-    return tokenizer
 
 
 @lru_cache(maxsize=1)
@@ -84,7 +71,7 @@ DEFAULT_VOCABULARY = Vocabulary()
 
 
 def _segment_zh(piece: str) -> list[str]:
-    return [w for w in _jieba().lcut(piece) if w.strip()]
+    return [w for w in segmenter().lcut(piece) if w.strip()]
 
 
 def tokens(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> list[str]:
