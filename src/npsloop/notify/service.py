@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from pydantic import ValidationError
@@ -127,14 +128,15 @@ def full_config(channel: NotifyChannel, box: SecretBox) -> dict[str, Any]:
 
 def update_channel(
     session: Session, channel: NotifyChannel, *, box: SecretBox, name: str | None = None,
-    config: dict[str, Any] | None = None, language: str | None | type[...] = ...,
+    config: dict[str, Any] | None = None, language: str | None | EllipsisType = ...,
     enabled: bool | None = None,
 ) -> NotifyChannel:
-    """Partial update. In `config`, a secret left out or sent back masked keeps its value."""
+    """Partial update (`language=...` leaves it as is; None means the org's default). In
+    `config`, a secret left out or sent back masked keeps its value."""
     if name is not None:
         channel.name = _unique_name(session, channel.org_id, name, exclude_id=channel.id)
     if language is not ...:
-        channel.language = _language(language)  # type: ignore[arg-type]
+        channel.language = _language(language)
     if enabled is not None:
         channel.enabled = enabled
     if config is not None:
