@@ -34,7 +34,7 @@ def channel(db, org_id, kind="feishu", name="escalations"):
 
 def one_ticket(db, org_id) -> Ticket:
     db.expire_all()
-    return db.scalar(select(Ticket).where(Ticket.org_id == org_id))
+    return db.scalar(select(Ticket).where(Ticket.org_id == org_id).order_by(Ticket.number))
 
 
 def test_escalation_on_breach_with_a_controllable_clock(client, org, survey, db, db_factory,
