@@ -40,6 +40,13 @@ def test_outbox_stores_analysis_for_a_comment(client, org, survey, db, db_factor
                        .where(ResponseTextTopic.response_id == created["id"]))
     assert linked == len(row.topic_hits)
     assert db.get(ResponseTextAnalysis, silent["id"]) is None
+    # Rules subscribe to text.analysed: emitted once, with the analysis in the payload.
+    analysed = db.scalars(select(outbox.OutboxEvent).where(
+        outbox.OutboxEvent.org_id == org.org_id, outbox.OutboxEvent.topic == "text.analysed"
+    )).all()
+    assert [e.payload["response_id"] for e in analysed] == [created["id"]]
+    assert analysed[0].payload["sentiment_label"] == "negative"
+    assert "delivery" in analysed[0].payload["topics"]
 
 
 def test_reprocess_is_idempotent(client, org, survey, db, db_factory):

@@ -3,15 +3,24 @@
 Runs in the worker, never in the ingest request. A response is analysed on creation and
 again on completion (the follow-up submit is usually what adds the comment); an unchanged
 comment is skipped by its hash.
+
+Handlers of one event run one after another, so a rule subscribed to "response.completed"
+may run before the comment is analysed. Whoever needs the analysis (rules, alerts)
+subscribes to "text.analysed" instead, emitted here in the same transaction whenever a
+comment's analysis is new or changed. `npsloop text reprocess` does not emit it: re-running
+history must not fire a year of stale alerts.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from npsloop.core.outbox import OutboxEvent, subscribe
+from npsloop.core.outbox import OutboxEvent, emit, subscribe
 from npsloop.responses.models import Response
 from npsloop.textmining import service
+from npsloop.textmining.models import ResponseTextAnalysis
+
+ANALYSED_TOPIC = "text.analysed"
 
 
 @subscribe("response.created")
@@ -23,4 +32,14 @@ def analyse_comment(session: Session, event: OutboxEvent) -> None:
     response = session.get(Response, response_id)
     if response is None or response.org_id != event.org_id:
         return
-    service.analyse_response(session, response)
+    before = session.get(ResponseTextAnalysis, response.id)
+    stamp = before.analysed_at if before is not None else None
+    after = service.analyse_response(session, response)
+    if after is None or after.analysed_at == stamp:
+        return
+    emit(session, org_id=response.org_id, topic=ANALYSED_TOPIC, payload={
+        "response_id": response.id, "survey_id": response.survey_id,
+        "language": after.language, "sentiment_label": after.sentiment_label,
+        "sentiment_score": after.sentiment_score, "topics": sorted(after.topic_hits),
+        "keywords": after.keywords,
+    })

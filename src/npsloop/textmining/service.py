@@ -310,6 +310,10 @@ def reprocess(factory: sessionmaker[Session], *, org_id: str | None = None,
             batch = list(session.scalars(query.order_by(Response.id).limit(batch_size)))
             if not batch:
                 return report
+            # One query loads the batch's existing analyses into the identity map, so the
+            # per-response lookups below cost no round trip.
+            list(session.scalars(select(ResponseTextAnalysis).where(
+                ResponseTextAnalysis.response_id.in_([r.id for r in batch]))))
             for response in batch:
                 ctx = contexts.get(response.org_id)
                 if ctx is None:
