@@ -65,7 +65,10 @@ def priority_matrix(result: kda.DriverAnalysis) -> dict[str, Any] | None:
         return None
     shares = [d.share or 0.0 for d in points]
     means = [d.mean or 0.0 for d in points]
-    x_low, x_high = min(1.0, min(means) - 0.2), max(5.0, max(means) + 0.2)
+    # Zoom on the ratings actually given (at least one point wide), within the 1-5 scale.
+    centre = (min(means) + max(means)) / 2
+    half = max((max(means) - min(means)) / 2 + 0.25, 0.5)
+    x_low, x_high = max(1.0, centre - half), min(5.0, centre + half)
     y_high = max(max(shares) * 1.15, 0.05)
 
     def x(value: float) -> float:
@@ -79,14 +82,27 @@ def priority_matrix(result: kda.DriverAnalysis) -> dict[str, Any] | None:
         "width": MATRIX_W, "height": MATRIX_H, "pad": PAD,
         "split_x": round(x(result.mean_performance or 0.0), 1),
         "split_y": round(y(split_y), 1),
-        "x_ticks": [(round(x(v), 1), v) for v in range(int(x_low) + (x_low % 1 > 0),
-                                                       int(x_high) + 1)],
+        "x_ticks": [(round(x(x_low + (x_high - x_low) * k / 4), 1),
+                     f"{x_low + (x_high - x_low) * k / 4:.1f}") for k in range(5)],
         "y_ticks": [(round(y(v), 1), f"{v * 100:.0f}%")
                     for v in (0.0, y_high / 2, y_high)],
-        "dots": [{"x": round(x(d.mean or 0.0), 1), "y": round(y(d.share or 0.0), 1),
-                  "label": d.label, "tone": QUADRANT_TONE[d.quadrant or "lower_priority"]}
-                 for d in points],
+        "dots": _spread_labels([
+            {"x": round(x(d.mean or 0.0), 1), "y": round(y(d.share or 0.0), 1),
+             "label": d.label, "tone": QUADRANT_TONE[d.quadrant or "lower_priority"]}
+            for d in points]),
     }
+
+
+def _spread_labels(dots: list[dict[str, Any]], gap: float = 15.0) -> list[dict[str, Any]]:
+    """Label baselines pushed apart where two dots sit close, so names never overprint."""
+    placed: list[dict[str, Any]] = []
+    for dot in sorted(dots, key=lambda d: d["y"]):
+        dot["label_y"] = dot["y"] + 4
+        for other in placed:
+            if abs(other["x"] - dot["x"]) < 140 and abs(other["label_y"] - dot["label_y"]) < gap:
+                dot["label_y"] = other["label_y"] + gap
+        placed.append(dot)
+    return placed
 
 
 @router.get("/insights/drivers", response_class=HTMLResponse)
@@ -148,12 +164,16 @@ SPARK_W, SPARK_H = 120, 28
 
 
 def sparkline(points: list[dict[str, Any]]) -> str | None:
-    """SVG polyline points of NPS (-100..100) across buckets; gaps where n is 0."""
+    """SVG polyline points of NPS across buckets, scaled to the line's own range (at least
+    20 points tall, so noise stays flat); buckets without responses are skipped."""
     values = [(i, p["nps"]) for i, p in enumerate(points) if p["nps"] is not None]
     if len(values) < 2:
         return None
+    low, high = min(v for _, v in values), max(v for _, v in values)
+    middle, span = (low + high) / 2, max(high - low, 20.0)
     step = SPARK_W / max(len(points) - 1, 1)
-    return " ".join(f"{i * step:.1f},{(100 - v) / 200 * SPARK_H:.1f}" for i, v in values)
+    return " ".join(
+        f"{i * step:.1f},{(0.5 - (v - middle) / span) * SPARK_H:.1f}" for i, v in values)
 
 
 @router.get("/insights/journey", response_class=HTMLResponse)

@@ -25,9 +25,11 @@ from npsloop.responses.models import Response
 from npsloop.surveys.models import Survey
 
 CONVENTIONAL_ORDER = (
-    "awareness", "认知", "consideration", "考虑", "purchase", "购买", "下单", "payment", "支付",
-    "onboarding", "开通", "delivery", "配送", "交付", "usage", "使用", "service", "服务",
-    "support", "售后", "renewal", "续费", "复购", "referral", "推荐",
+    "awareness", "认知", "acquisition", "获取", "获客", "consideration", "考虑",
+    "conversion", "转化", "purchase", "购买", "下单", "checkout", "结算", "payment", "支付",
+    "onboarding", "开通", "激活", "fulfilment", "fulfillment", "履约", "delivery", "配送",
+    "交付", "usage", "使用", "support", "客服", "service", "服务", "售后", "retention",
+    "留存", "renewal", "续费", "复购", "loyalty", "忠诚", "referral", "推荐", "advocacy",
 )
 # Colour bands, the same as the dashboard's headline: below 0 poor, 30 and up good.
 NPS_GOOD, NPS_FAIR = 30.0, 0.0
