@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from npsloop.accounts.deps import Principal, require
@@ -111,7 +111,7 @@ def new_plan(request: Request, db: SessionDep, principal: Writer,
 
 @router.post("/plans/new", response_class=HTMLResponse)
 def create_plan(request: Request, db: SessionDep, principal: Writer,
-                form: FormDep) -> HTMLResponse | RedirectResponse:
+                form: FormDep) -> Response:
     data, values, errors = forms.parse_create(form)
     if data is not None:
         try:
@@ -172,7 +172,7 @@ def edit_plan(plan_id: str, request: Request, db: SessionDep, principal: Writer)
 
 @router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
 def update_plan(plan_id: str, request: Request, db: SessionDep, principal: Writer,
-                form: FormDep) -> HTMLResponse | RedirectResponse:
+                form: FormDep) -> Response:
     plan = _load(db, principal, plan_id)
     data, values, errors = forms.parse_update(form)
     if data is not None:

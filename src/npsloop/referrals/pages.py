@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -120,7 +120,7 @@ def settings_page(request: Request, db: SessionDep, principal: Writer,
 
 @router.post("/referrals/settings", response_class=HTMLResponse)
 def save_settings(request: Request, db: SessionDep, principal: Writer,
-                  form: FormDep) -> HTMLResponse | RedirectResponse:
+                  form: FormDep) -> Response:
     data: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in SETTINGS_FIELDS}
     data["enabled"] = form.get("enabled") == "on"
     for name in ("burst_max_visits", "burst_window_minutes"):
