@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from npsloop.core.i18n import catalogs
-from tests.analytics.helpers import add_response, add_scores, counts_scores
+from tests.analytics.helpers import add_contact, add_response, add_scores, counts_scores
 
 AT = datetime(2026, 3, 10, 4, tzinfo=UTC)
 
@@ -32,7 +32,8 @@ def _seed(db, org, survey):
 
 
 def test_pages_need_sign_in(client):
-    for path in ("/insights/drivers", "/insights/crosstab", "/insights/journey"):
+    for path in ("/insights/drivers", "/insights/crosstab", "/insights/journey",
+                 "/insights/profile"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code in (302, 303, 307), path
 
@@ -93,6 +94,29 @@ def test_no_raw_keys(client, db, org, survey, lang):
     _seed(db, org, survey)
     login(client, org)
     keys = [k for k in catalogs()[lang] if k.startswith("insights.")]
-    for path in ("/insights/drivers", "/insights/crosstab", "/insights/journey"):
-        text = client.get(path, params={"lang": lang}).text
+    for path in ("/insights/drivers", "/insights/crosstab", "/insights/journey",
+                 "/insights/profile"):
+        text = client.get(path, params={"lang": lang, "attribute": "plan",
+                                        "value": "basic"}).text
         assert not [k for k in keys if k in text], path
+
+
+def test_profile_page_features_and_churn(client, db, org, survey):
+    login(client, org)
+    for i in range(40):
+        contact = add_contact(db, org.org_id, attributes={"plan": "basic" if i < 25 else "pro"})
+        add_response(db, org.org_id, survey["id"], 2 if i < 20 else 10, contact=contact, at=AT)
+    db.commit()
+    api = client.get("/api/v1/stats/profile", headers=org.headers).json()
+    churn = client.get("/api/v1/stats/churn", headers=org.headers,
+                       params={"attribute": "plan", "value": "basic"}).json()
+    page = client.get("/insights/profile", params={"lang": "en", "attribute": "plan",
+                                                   "value": "basic"})
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    top = api["features"][0]
+    assert top["significant"] and f"×{top['lift']:.2f}" in text
+    assert f"{churn['churned']['nps']:.1f}" in text and f"{churn['retained']['nps']:.1f}" in text
+    assert f"{churn['difference']['difference']:+.1f} points" in text
+    missing = client.get("/insights/profile", params={"attribute": "plan"})
+    assert missing.status_code == 422 and "<code>value</code>" in missing.text

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from npsloop.accounts.deps import Principal, require
 from npsloop.analytics import crosstab as xtab
 from npsloop.analytics import drivers as kda
-from npsloop.analytics import journey
+from npsloop.analytics import journey, profiling
 from npsloop.analytics.params import FilterContext, resolve_filters
 from npsloop.core.deps import LangDep, SessionDep, SettingsDep
 from npsloop.surveys.models import Survey
@@ -23,7 +23,7 @@ from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("stats:read", page=True))]
-PAGE_PARAMS = ("rows", "cols", "bucket", "order")
+PAGE_PARAMS = ("rows", "cols", "bucket", "order", "event", "attribute", "value")
 CROSSTAB_DIMENSIONS = ("survey", "nps_type", "touchpoint", "journey_stage", "channel",
                        "language", "lifecycle_stage", "month", "quarter", "week")
 QUADRANT_TONE = {"fix_first": "detractor", "keep_up": "promoter",
@@ -190,5 +190,38 @@ def journey_page(
         data = journey.as_dict(result, settings.min_responses_for_stats)
     return render(request, "insights_journey.html", {
         **page, "errors": errors, "data": data, "sparkline": sparkline,
+        "spark_w": SPARK_W, "spark_h": SPARK_H,
+    }, status_code=422 if errors else 200)
+
+
+# --- Profiling ------------------------------------------------------------------------
+
+
+@router.get("/insights/profile", response_class=HTMLResponse)
+def profile_page(
+    request: Request, db: SessionDep, settings: SettingsDep, principal: Reader,
+) -> HTMLResponse:
+    page = _base(request, db, principal)
+    context, errors = _context(request, db, principal)
+    params = request.query_params
+    event, attribute, value = (params.get("event") or "", params.get("attribute") or "",
+                               params.get("value") or "")
+    result = churn = None
+    if context is not None:
+        result = profiling.over_index(db, org_id=context.org_id, filters=context.filters)
+        if event or (attribute and value):
+            churn = profiling.churn(db, org_id=context.org_id, filters=context.filters,
+                                    tz=context.tz, event=event or None,
+                                    attribute=attribute or None, value=value or None,
+                                    min_n=settings.min_responses_for_stats)
+        elif attribute:
+            errors = [("value", "give the attribute value that means churned")]
+    history = None
+    if churn is not None:
+        history = {name: sparkline([{"nps": s.nps} for _, s in group.history])
+                   for name, group in (("churned", churn.churned), ("retained", churn.retained))}
+    return render(request, "insights_profile.html", {
+        **page, "errors": errors, "result": result, "churn": churn, "history": history,
+        "event": event, "attribute": attribute, "value": value,
         "spark_w": SPARK_W, "spark_h": SPARK_H,
     }, status_code=422 if errors else 200)
