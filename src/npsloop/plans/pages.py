@@ -50,8 +50,8 @@ def fmt(value: float | None, digits: int = 1, signed: bool = False) -> str:
 
 def fmt_p(value: float | None) -> str:
     if value is None:
-        return "—"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+        return "p —"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
 def _timezone(db: SessionDep, org_id: str) -> str:

@@ -4,6 +4,13 @@
 (function () {
   "use strict";
 
+  // Forms that destroy something ask first (<form data-confirm="question">).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form instanceof HTMLFormElement ? form.getAttribute("data-confirm") : null;
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+
   var source = document.getElementById("plan-data");
   var node = document.getElementById("plan-trend-chart");
   if (!source || !node || typeof window.echarts === "undefined") { return; }
