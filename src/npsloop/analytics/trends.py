@@ -150,14 +150,18 @@ def honest_change(before: NpsSummary, after: NpsSummary) -> NpsDifference:
 
 
 def period_change(
-    session: Session, *, org_id: str, filters: Filters, min_n: int
+    session: Session, *, org_id: str, filters: Filters, min_n: int,
+    current_counts: NpsCounts | None = None,
 ) -> PeriodChange | None:
+    """`current_counts`, when the caller already has them (the sum of a trend's buckets),
+    saves one aggregate; the previous period always takes one."""
     if filters.date_from is None or filters.date_to is None:
         return None
     length = filters.date_to - filters.date_from
     previous_filters = replace(filters, date_from=filters.date_from - length,
                                date_to=filters.date_from)
-    current = service.nps(session, org_id=org_id, filters=filters, min_n=min_n)
+    current = (current_counts.summary(min_n) if current_counts is not None
+               else service.nps(session, org_id=org_id, filters=filters, min_n=min_n))
     previous = service.nps(session, org_id=org_id, filters=previous_filters, min_n=min_n)
     return PeriodChange(current, previous, filters.date_from - length, filters.date_from,
                         honest_change(previous, current))
@@ -203,8 +207,12 @@ def trend(
             rolling=rolled[index].summary(min_n) if rolled else None,
         ))
         previous = summary
+    total = NpsCounts()
+    for item in counts.values():
+        total = total + item
     return Trend(bucket, rolling_window, points,
-                 period_change(session, org_id=org_id, filters=filters, min_n=min_n))
+                 period_change(session, org_id=org_id, filters=filters, min_n=min_n,
+                               current_counts=total))
 
 
 def summary_dict(summary: NpsSummary) -> dict[str, Any]:
