@@ -171,7 +171,7 @@ def count_events(
     session: Session, *, org_id: str, contact_id: str, name: str, since: datetime | None = None
 ) -> int:
     """How often the contact did `name` since `since` (an index range scan)."""
-    query = select(func.count(Event.id)).where(
+    query = select(func.count()).select_from(Event).where(
         Event.contact_id == contact_id, Event.name == name, Event.org_id == org_id)
     if since is not None:
         query = query.where(Event.occurred_at >= since)

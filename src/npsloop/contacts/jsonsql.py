@@ -46,11 +46,21 @@ def is_set(dialect: str, key: str) -> ColumnElement[bool]:
         sorted({*kinds["string"], *kinds["number"], *kinds["true"], *kinds["false"]}))
 
 
+def _sqlite_value(key: str) -> ColumnElement[object]:
+    # json_extract already returns SQL text / integer / real; no CAST needed (a CAST would
+    # also turn the number 5 into the text '5').
+    return func.json_extract(Contact.attributes, literal(f'$."{key}"'))
+
+
 def string_value(dialect: str, key: str) -> ColumnElement[str]:
+    if dialect != "postgresql":
+        return case((has_kind(dialect, key, "string"), _sqlite_value(key)))
     return case((has_kind(dialect, key, "string"), Contact.attributes[key].as_string()))
 
 
 def number_value(dialect: str, key: str) -> ColumnElement[float]:
+    if dialect != "postgresql":
+        return case((has_kind(dialect, key, "number"), _sqlite_value(key)))
     return case((has_kind(dialect, key, "number"), Contact.attributes[key].as_float()))
 
 

@@ -203,10 +203,10 @@ def _event(node: dict[str, Any], ctx: SqlContext) -> ColumnElement[bool]:
         if count == 1:
             exists = select(Event.id).where(Event.contact_id == Contact.id, *filters).exists()
             return exists if at_least else not_(exists)
-        counted = select(func.count(Event.id)).where(
+        counted = select(func.count()).select_from(Event).where(
             Event.contact_id == Contact.id, *filters).scalar_subquery()
         return counted >= count if at_least else counted < count
     grouped = (select(Event.contact_id).where(*filters).group_by(Event.contact_id)
-               .having(func.count(Event.id) >= count))
+               .having(func.count() >= count))
     return Contact.id.in_(grouped) if at_least else Contact.id.not_in(grouped)
 

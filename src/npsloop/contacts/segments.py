@@ -10,6 +10,9 @@ For the distribution domain (campaigns, triggers, the widget):
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -42,37 +45,75 @@ class SegmentNotFound(LookupError):
     pass
 
 
-def validate(session: Session, org_id: str, rules: Any) -> dict[str, Any]:
+def validate(session: Session, org_id: str, rules: Any,
+             attribute_types: dict[str, str] | None = None) -> dict[str, Any]:
     """The rule in canonical form, checked against the organisation's attributes and
     surveys; RuleError lists every problem."""
-    registry = AttributeRegistry(session, org_id)
+    if attribute_types is None:
+        attribute_types = AttributeRegistry(session, org_id).types
     wanted = referenced_survey_ids(rules) if isinstance(rules, dict) else set()
     known: set[str] = set()
     if wanted:
         known = set(session.scalars(select(Survey.id).where(
             Survey.org_id == org_id, Survey.id.in_(sorted(wanted)))))
-    return validate_rules(rules, attribute_types=registry.types, survey_ids=known)
+    return validate_rules(rules, attribute_types=attribute_types, survey_ids=known)
 
 
-def _context(session: Session, org_id: str, *, single: bool,
-             now: datetime | None = None) -> SqlContext:
-    org = get_organization(session, org_id)
-    zone = ZoneInfo(org.timezone if org and org.timezone else "UTC")
-    moment = now or utcnow()
-    return SqlContext(
-        dialect=session.get_bind().dialect.name, org_id=org_id, now=moment,
-        today=moment.astimezone(zone).date(), zone=zone,
-        attribute_types=AttributeRegistry(session, org_id).types, single=single,
-    )
+class _ClauseCache:
+    """Compiled clauses by (organisation, rule, shape, minute): the widget asks "is this
+    contact in segment S?" many times a second, and building the expression costs more
+    than running it. Rolling windows ("last D days") move with the minute, so a cached
+    clause is at most a minute old; a changed rule is a different key."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[Any, ...], ColumnElement[bool]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> ColumnElement[bool] | None:
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], clause: ColumnElement[bool]) -> None:
+        with self.lock:
+            self.items[key] = clause
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_clauses = _ClauseCache()
 
 
 def predicate(
     session: Session, org_id: str, rules: Any, *, single: bool = False,
     now: datetime | None = None,
 ) -> ColumnElement[bool]:
-    """The segment as a WHERE clause over `contacts` (validates the rule first)."""
-    canonical = validate(session, org_id, rules)
-    return compile_rules(canonical, _context(session, org_id, single=single, now=now))
+    """The segment as a WHERE clause over `contacts` (validated first; RuleError if bad)."""
+    org = get_organization(session, org_id)
+    zone_name = org.timezone if org and org.timezone else "UTC"
+    moment = now or utcnow().replace(second=0, microsecond=0)
+    dialect = session.get_bind().dialect.name
+    try:
+        rules_key = json.dumps(rules, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        rules_key = None
+    key = (dialect, org_id, zone_name, rules_key, single, moment.isoformat())
+    cached = _clauses.get(key) if rules_key is not None else None
+    if cached is not None:
+        return cached
+    types = AttributeRegistry(session, org_id).types
+    canonical = validate(session, org_id, rules, types)
+    zone = ZoneInfo(zone_name)
+    context = SqlContext(dialect=dialect, org_id=org_id, now=moment,
+                         today=moment.astimezone(zone).date(), zone=zone,
+                         attribute_types=types, single=single)
+    clause = compile_rules(canonical, context)
+    if rules_key is not None:
+        _clauses.put(key, clause)
+    return clause
 
 
 def _rules_of(segment: Segment | dict[str, Any]) -> Any:
