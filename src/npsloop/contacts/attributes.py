@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,14 @@ class AttributeRegistry:
         )
         self.types: dict[str, str] = {row.key: row.type for row in rows}
         self.pending: dict[str, tuple[str, str]] = {}
+        if not self.types and session.scalar(select(exists().where(
+                Contact.org_id == org_id, cast(Contact.attributes, String) != "{}"))):
+            # Attribute values but no definitions: data written before definitions existed
+            # (or straight into the table). Their types are inferred now and stored with the
+            # next write that goes through this registry.
+            for key, kind in undefined_types(session, org_id=org_id, known=set()).items():
+                self.types[key] = kind
+                self.pending[key] = (kind, "")
 
     def type_of(self, key: str) -> str | None:
         return self.types.get(key)
@@ -150,3 +158,55 @@ def count_with_value(session: Session, *, org_id: str, key: str) -> int:
         select(func.count()).select_from(Contact).where(
             Contact.org_id == org_id, jsonsql.is_set(dialect, key))
     ) or 0
+
+
+def undefined_types(session: Session, *, org_id: str, known: set[str],
+                    sample: int = 200) -> dict[str, str]:
+    """The type of each attribute key that contacts hold without a definition: the type
+    all its stored values share (strings that are all ISO dates: date); mixed: string."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        pairs = func.json_each(Contact.attributes).table_valued("key", "value").render_derived(
+            name="kv")
+        kind = func.json_typeof(pairs.c.value)
+        text_value = func.json_extract_path_text(Contact.attributes, pairs.c.key)
+        number_kinds, bool_kinds, string_kinds = {"number"}, {"boolean"}, {"string"}
+    else:
+        pairs = func.json_each(Contact.attributes).table_valued("key", "value", "type").alias(
+            "kv")
+        kind = pairs.c.type
+        text_value = pairs.c.value
+        number_kinds, bool_kinds, string_kinds = {"integer", "real"}, {"true", "false"}, {"text"}
+    found: dict[str, set[str]] = {}
+    rows = session.execute(select(pairs.c.key, kind).select_from(Contact).join(pairs, true())
+                           .where(Contact.org_id == org_id).distinct())
+    for key, value_kind in rows:
+        if key in known or not values.KEY_RE.match(str(key)) or value_kind == "null":
+            continue
+        found.setdefault(str(key), set()).add(str(value_kind))
+    types: dict[str, str] = {}
+    for key, kinds in sorted(found.items()):
+        if kinds <= number_kinds:
+            types[key] = AttributeType.number
+        elif kinds <= bool_kinds:
+            types[key] = AttributeType.boolean
+        elif kinds <= string_kinds:
+            samples = list(session.scalars(
+                select(text_value).select_from(Contact).join(pairs, true())
+                .where(Contact.org_id == org_id, pairs.c.key == key).limit(sample)))
+            dates = bool(samples) and all(values.ISO_DATE_RE.match(str(v)) for v in samples)
+            types[key] = AttributeType.date if dates else AttributeType.string
+        else:
+            types[key] = AttributeType.string
+    return types
+
+
+def discover(session: Session, *, org_id: str) -> list[AttributeDefinition]:
+    """Stores a definition for every attribute key contacts hold without one (flushes; the
+    caller commits). For data loaded straight into the table, e.g. by a seed script."""
+    known = {d.key for d in list_definitions(session, org_id=org_id)}
+    created = []
+    for key, kind in undefined_types(session, org_id=org_id, known=known).items():
+        created.append(define(session, org_id=org_id, key=key, kind=kind,
+                              show_in_list=len(known) + len(created) < 4))
+    return created
