@@ -39,7 +39,7 @@
         var done = function () {
           copyButton.textContent = copyButton.getAttribute("data-copied-label") || original;
           copyButton.classList.add("done");
-          say(copyButton.getAttribute("data-copied-label") || "");
+          say(copyButton.getAttribute("data-copied-status") || "");
           ping("copy");
           window.setTimeout(function () {
             copyButton.textContent = original;
@@ -204,7 +204,10 @@
         legend: legend,
         grid: { left: 8, right: 12, top: 32, bottom: 8, containLabel: true },
         xAxis: axisX(months),
-        yAxis: axisY({ min: -100, max: 100 }),
+        yAxis: axisY({
+          min: function (v) { return Math.max(-100, Math.floor((v.min - 10) / 10) * 10); },
+          max: function (v) { return Math.min(100, Math.ceil((v.max + 10) / 10) * 10); }
+        }),
         series: stages.map(function (stage) {
           var byMonth = {};
           life.trend.forEach(function (p) {
