@@ -237,14 +237,20 @@ def normalize_phone(value: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str
         digits = "+" + digits[2:]
     if digits.startswith("+"):
         body = digits[1:]
-    elif country_code == "86" and re.fullmatch(r"1[3-9]\d{9}", digits):
-        body = "86" + digits
-    elif country_code == "86" and re.fullmatch(r"861[3-9]\d{9}", digits):
-        body = digits
-    elif digits.startswith("0") and digits[1:].isdigit():
-        body = country_code + digits[1:]  # national trunk prefix: 010-12345678
+    elif country_code == "86":
+        # Mainland numbers: an 11-digit mobile (1xx), or a landline with its 0 area code.
+        if re.fullmatch(r"(86)?1[3-9]\d{9}", digits):
+            body = digits if digits.startswith("86") else "86" + digits
+        elif re.fullmatch(r"0[1-9]\d{8,10}", digits):
+            body = "86" + digits[1:]
+        else:
+            raise ValueError(f"'{value[:40]}' is not a mainland China mobile or landline "
+                             "number; write other countries with +country code")
     else:
-        body = country_code + digits if len(digits) <= 11 else digits
+        national = digits[1:] if digits.startswith("0") else digits
+        if not re.fullmatch(r"\d{6,12}", national):
+            raise ValueError(f"'{value[:40]}' is not a phone number")
+        body = country_code + national
     if not body.isdigit() or not 8 <= len(body) <= 15 or body.startswith("0"):
         raise ValueError(f"'{value[:40]}' is not a phone number")
     return "+" + body
