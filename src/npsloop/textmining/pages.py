@@ -122,6 +122,7 @@ def text_page(request: Request, db: SessionDep, principal: Reader) -> HTMLRespon
         "rows": rows, "overall": topic_result, "cloud": cloud(words["keywords"]),
         "documents": words["documents"], "capped": words["capped"], "breakdown": breakdown,
         "topics": sorted(topics_by_id.values(), key=lambda t: topic_name(t, lang)),
+        "topics_by_id": topics_by_id,
         "topic_name": lambda t: topic_name(t, lang), "link": lambda **c: _link(params, **c),
         "selected_topic": topics_by_id.get(q.topic_id or ""), "chart": chart,
         "labels": {"impact": translate("text.chart.impact", lang),
