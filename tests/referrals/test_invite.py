@@ -107,3 +107,21 @@ def test_ip_hash_is_keyed_per_organisation():
     one = hmac.new(b"k", b"org1:1.2.3.4", hashlib.sha256).hexdigest()
     assert hash_ip("k", "org1", "1.2.3.4") == one
     assert hash_ip("k", "org2", "1.2.3.4") != one
+
+
+def test_invitation_as_json_for_embedded_surveys(client, org, survey):
+    token = token_of(survey)
+    promoter = api_response(client, org, survey, 10)
+    response = client.get(f"/referral-invite/{token}/{promoter['id']}?lang=en")
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    invite = response.json()["invite"]
+    assert invite["url"] == f"http://127.0.0.1:8000/r/{invite['code']}"
+    assert invite["qr_url"].endswith(f"/r/{invite['code']}/qr.png")
+    assert invite["language"] == "en" and invite["share_text"]
+    # The web thank-you page shows the same code.
+    assert code_on(thanks_page(client, survey, promoter["id"]).text) == invite["code"]
+    detractor = api_response(client, org, survey, 2)
+    assert client.get(f"/referral-invite/{token}/{detractor['id']}").json() == {"invite": None}
+    assert client.get(f"/referral-invite/{token}/nope").json() == {"invite": None}
+    assert client.get(f"/referral-invite/nope/{promoter['id']}").status_code == 404

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from npsloop.accounts.models import Organization
 from npsloop.core.deps import SessionDep
 from npsloop.core.i18n import Translator
-from npsloop.referrals import codes, service
+from npsloop.referrals import codes, invite, service
 from npsloop.responses.public_view import page_language
 from npsloop.surveys.service import qr_png
 from npsloop.web.templating import render
@@ -71,6 +71,31 @@ def visit(code: str, request: Request, db: SessionDep) -> Response:
     return _page(request, "referrals/landing.html", lang, {
         "kind": "invited", "org_name": org.name if org else "", "language_links": [],
         "code_display": codes.display(found.code)})
+
+
+@router.get("/referral-invite/{token}/{response_id}")
+def invite_json(token: str, response_id: str, request: Request, db: SessionDep) -> Response:
+    """The thank-you invitation as JSON, for a survey shown elsewhere (an embedded widget):
+    the same code, link, QR and texts as the web thank-you page. Anyone else than a promoter
+    of a live survey gets {"invite": null}. Readable cross-origin: it holds nothing but the
+    promoter's own invitation, and the response id is an unguessable key."""
+    from npsloop.responses.service import get_survey_response
+    from npsloop.surveys.service import get_by_public_token
+
+    headers = {**NO_STORE, "Access-Control-Allow-Origin": "*"}
+    survey = get_by_public_token(db, token) if len(token) <= 64 else None
+    if survey is None or survey.status == "draft":
+        return JSONResponse({"detail": "survey not found"}, 404, headers=headers)
+    saved = get_survey_response(db, survey=survey, response_id=response_id)
+    lang = page_language(survey, request.query_params.get("lang"),
+                         request.headers.get("accept-language"))
+    context = invite.thanks_context(request, db, survey, saved, lang)
+    body = context.get("referral_invite")
+    if body is not None:
+        base = request.app.state.settings.base_url.rstrip("/")
+        body = {**body, "qr_url": base + body["qr_url"],
+                "share_endpoint": base + body["share_endpoint"], "language": lang}
+    return JSONResponse({"invite": body}, headers=headers)
 
 
 @router.get("/r/{code}/qr.png")
