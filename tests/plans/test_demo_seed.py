@@ -32,7 +32,7 @@ def test_demo_plans_and_referrals(db_factory):
         verdicts = {}
         for plan in service.list_plans(session, org_id=org_id):
             result = effect.plan_effect(session, plan, tz="Asia/Shanghai", min_n=30,
-                                        with_trend=False)
+                                        detail=False)
             verdicts[plan.title.split(" · ")[1]] = result
         courier = verdicts["Switch the East China cold-chain courier"]
         assert courier["verdict"] == "improved" and courier["difference"] > 10

@@ -135,7 +135,7 @@ def test_no_change_when_difference_is_not_significant(client, db, org, survey):
     listing = client.get("/api/v1/plans?with_effect=true", headers=org.headers).json()
     effect = next(p["effect"] for p in listing["items"] if p["id"] == plan_id)
     assert effect["difference"] == 0 and effect["verdict"] == "no_change"
-    assert "trend" not in effect  # the list leaves the trend out
+    assert "trend" not in effect and "driver" not in effect  # the list leaves them out
 
 
 def test_effect_window_bounds_are_checked(client, org, survey):

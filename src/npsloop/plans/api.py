@@ -65,7 +65,7 @@ def list_plans(
     items = []
     for plan in plans:
         effect = (effects.plan_effect(db, plan, tz=tz, min_n=settings.min_responses_for_stats,
-                                      with_trend=False) if with_effect else None)
+                                      detail=False) if with_effect else None)
         items.append(to_out(db, plan, lang, effect))
     return PlanList(items=items, total=len(items))
 

@@ -224,7 +224,9 @@ def _summary_dict(summary: NpsSummary) -> dict[str, Any]:
 
 def plan_effect(session: Session, plan: ActionPlan, *, tz: str, min_n: int,
                 before_days: int | None = None, after_days: int | None = None,
-                with_trend: bool = True, now: datetime | None = None) -> dict[str, Any]:
+                detail: bool = True, now: datetime | None = None) -> dict[str, Any]:
+    """The plan's effect; `detail` adds the weekly trend and, for a driver, its ratings (the
+    plan list leaves both out)."""
     now = now or utcnow()
     w = windows(plan.start_date, before_days or plan.window_before_days,
                 after_days or plan.window_after_days, tz, now)
@@ -260,12 +262,12 @@ def plan_effect(session: Session, plan: ActionPlan, *, tz: str, min_n: int,
     effect["target_nps"] = target
     effect["target_reached"] = (None if target is None or after.nps is None or after.too_few
                                 else after.nps >= target)
-    if plan.link_kind == LinkKind.driver.value:
+    if detail and plan.link_kind == LinkKind.driver.value:
         rb = rating_stats(session, plan.org_id, plan.link_value, w.before_start, w.start)
         ra = rating_stats(session, plan.org_id, plan.link_value, w.start, w.after_cut)
         effect["driver"] = {"key": plan.link_value, "before": asdict(rb), "after": asdict(ra),
                             "welch": welch(rb, ra)}
-    if with_trend and not scope.missing:
+    if detail and not scope.missing:
         effect["trend"] = weekly_trend(session, plan.org_id, scope, w, tz)
         effect["start_week"] = _week_start(plan.start_date).isoformat()
     return effect

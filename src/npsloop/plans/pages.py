@@ -83,7 +83,7 @@ def plan_list(request: Request, db: SessionDep, settings: SettingsDep, principal
     counts = dict.fromkeys(VERDICTS, 0)
     for plan in service.list_plans(db, org_id=principal.org_id):
         effect = effects.plan_effect(db, plan, tz=tz, min_n=settings.min_responses_for_stats,
-                                     with_trend=False)
+                                     detail=False)
         counts[effect["verdict"]] += 1
         label = service.link_label(db, plan.org_id, plan.link_kind, plan.link_value, lang)
         rows.append({"plan": plan, "effect": effect, "link_label": label})
