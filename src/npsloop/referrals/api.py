@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import literal, select
 
 from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import audit, get_organization
@@ -138,8 +139,7 @@ def get_code(code: str, db: SessionDep, settings: SettingsDep,
 
 
 def _one(code: ReferralCode) -> Any:
-    from sqlalchemy import literal, select
-
+    """The code as a one-row SELECT of ids, the shape funnel_counts takes."""
     return select(literal(code.id))
 
 

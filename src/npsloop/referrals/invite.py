@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from npsloop.accounts.models import Organization
 from npsloop.core.i18n import translate
 from npsloop.referrals import codes, service
 from npsloop.referrals.models import AskChannel, ReferralCode, ReferralSettings
@@ -62,8 +63,6 @@ def thanks_context(request: Request, db: Session, survey: Any, response: Any,
         db.rollback()
         log.exception("referral invitation failed for response %s", response.id)
         return {}
-    from npsloop.accounts.models import Organization
-
     org = db.get(Organization, response.org_id)
     base_url = request.app.state.settings.base_url
     return {"referral_invite": invite_view(code, settings, base_url=base_url, lang=lang,

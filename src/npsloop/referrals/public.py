@@ -21,7 +21,8 @@ from npsloop.core.deps import SessionDep
 from npsloop.core.i18n import Translator
 from npsloop.referrals import codes, invite, service
 from npsloop.responses.public_view import page_language
-from npsloop.surveys.service import qr_png
+from npsloop.responses.service import get_survey_response
+from npsloop.surveys.service import get_by_public_token, qr_png
 from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,9 +80,6 @@ def invite_json(token: str, response_id: str, request: Request, db: SessionDep) 
     the same code, link, QR and texts as the web thank-you page. Anyone else than a promoter
     of a live survey gets {"invite": null}. Readable cross-origin: it holds nothing but the
     promoter's own invitation, and the response id is an unguessable key."""
-    from npsloop.responses.service import get_survey_response
-    from npsloop.surveys.service import get_by_public_token
-
     headers = {**NO_STORE, "Access-Control-Allow-Origin": "*"}
     survey = get_by_public_token(db, token) if len(token) <= 64 else None
     if survey is None or survey.status == "draft":
