@@ -52,12 +52,17 @@ def test_all_or_nothing_reports_every_bad_row_and_writes_nothing(client, org):
     # Not even the attribute definitions of a refused import are kept.
     assert client.get("/api/v1/contact-attributes", headers=org.headers).json() == []
     # The error report downloads as CSV with the same rows.
-    response = client.get(report["errors_url"], headers=org.headers)
+    response = client.get(report["errors_url"], params={"lang": "en"}, headers=org.headers)
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["row", "column", "reason", "value"]
+    assert rows[0] == ["Row", "Column", "Problem", "Value"]
     assert [(int(r[0]), r[1]) for r in rows[1:]] == EXPECTED_ERRORS
-    assert rows[1][3] == "not-an-email"
+    assert rows[1][2:] == ["'not-an-email' is not an email address", "not-an-email"]
+    assert report["errors"][0]["code"] == "bad_email"
+    # In Chinese for a Chinese user (the reasons are translated from their codes).
+    zh = client.get(report["errors_url"], params={"lang": "zh-CN"}, headers=org.headers)
+    zh_rows = list(csv.reader(io.StringIO(zh.content.decode("utf-8-sig"))))
+    assert zh_rows[0][0] == "行号" and zh_rows[1][2] == "“not-an-email”不是有效的邮箱地址"
 
 
 def test_valid_only_imports_the_good_rows(client, org):

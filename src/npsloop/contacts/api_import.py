@@ -22,7 +22,8 @@ from npsloop.contacts.schemas import (
     ImportJobOut,
     ImportReportOut,
 )
-from npsloop.core.deps import SessionDep
+from npsloop.core.deps import SessionDep, request_language
+from npsloop.core.i18n import catalogs, translate
 
 router = APIRouter(tags=["contacts"])
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
@@ -150,12 +151,20 @@ def import_errors_csv(import_id: str, request: Request, db: SessionDep,
     if job is None:
         raise not_found("import", import_id)
     factory = request.app.state.session_factory
+    lang = request_language(request)
+    table = catalogs().get(lang, {})
+
+    def reason(error: ContactImportError) -> str:
+        # In the caller's language (Accept-Language, ?lang=, cookie) when translated.
+        key = f"contacts.error.{error.code}"
+        return translate(key, lang, **error.params) if key in table else error.reason
 
     def lines() -> Iterator[str]:
         # Streams after the handler returned: reads with a session of its own, in pages.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["row", "column", "reason", "value"])
+        writer.writerow([translate(f"contacts.import.col.{c}", lang)
+                         for c in ("row", "column", "reason", "value")])
         yield "\ufeff" + buffer.getvalue()
         offset = 0
         with factory() as session:
@@ -164,7 +173,7 @@ def import_errors_csv(import_id: str, request: Request, db: SessionDep,
                 buffer.seek(0)
                 buffer.truncate()
                 for error in rows:
-                    writer.writerow([error.row_number, error.field, error.reason, error.value])
+                    writer.writerow([error.row_number, error.field, reason(error), error.value])
                 yield buffer.getvalue()
                 offset += len(rows)
 

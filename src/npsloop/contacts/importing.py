@@ -261,7 +261,7 @@ def _check_pass(session: Session, job: ContactImport, source: RowSource,
                 pending_errors.append({
                     "id": new_id(), "import_id": job.id, "row_number": number,
                     "column_index": index, "field": header[:200], "reason": error.message,
-                    "value": cell})
+                    "code": error.code, "params": error.params, "value": cell})
             if len(pending_errors) >= BATCH:
                 session.execute(insert(ContactImportError), pending_errors)
                 pending_errors.clear()

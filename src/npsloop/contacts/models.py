@@ -161,4 +161,7 @@ class ContactImportError(IdMixin, Base):
     column_index: Mapped[int] = mapped_column(Integer, default=0)
     field: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
+    # The reason as a code and parameters, translated on the import page.
+    code: Mapped[str] = mapped_column(String(40), default="invalid")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     value: Mapped[str] = mapped_column(String(200), default="")

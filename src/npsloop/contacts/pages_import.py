@@ -20,7 +20,8 @@ from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Writer = Annotated[Principal, Depends(require("response:write", page=True))]
-SCRIPT_KEYS = ("contacts.import.", "contacts.field.", "contacts.type.", "contacts.target.")
+SCRIPT_KEYS = ("contacts.import.", "contacts.field.", "contacts.type.", "contacts.target.",
+               "contacts.error.")
 
 
 @router.get("/contacts/import", response_class=HTMLResponse)

@@ -201,6 +201,8 @@ class ImportErrorOut(BaseModel):
     row_number: int
     field: str
     reason: str
+    code: str = Field(description="the reason as a code (for translations)")
+    params: dict[str, Any]
     value: str
 
 

@@ -4,6 +4,7 @@ Nothing is evaluated in Python: the expression goes into a WHERE clause, to coun
 contacts in bulk or to test one contact. Two shapes for "did event E at least N times":
 in bulk a grouped `IN (SELECT contact_id ... GROUP BY ... HAVING count >= N)` (one pass over
 the event index), for one contact a correlated count on (contact_id, name, occurred_at).
+Responses likewise: `IN (SELECT contact_id ...)` in bulk, a correlated EXISTS for one.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def _condition(node: dict[str, Any], ctx: SqlContext) -> ColumnElement[bool]:
     if kind == "survey_response":
         extra: list[ColumnElement[bool]] = []
         if node.get("survey_id"):
-            extra.append(Response.survey_id == node["survey_id"])
+            # `|| ''` keeps the (survey_id, submitted_at) index out of the one-contact query.
+            survey = Response.survey_id + "" if ctx.single else Response.survey_id
+            extra.append(survey == node["survey_id"])
         if node.get("categories"):
             extra.append(Response.category.in_(node["categories"]))
         return _responses(op == "responded", ctx, node.get("days"), *extra)
@@ -184,29 +187,34 @@ def _since(ctx: SqlContext, days: int | None) -> datetime | None:
 def _responses(
     wanted: bool, ctx: SqlContext, days: int | None, *extra: ColumnElement[bool]
 ) -> ColumnElement[bool]:
-    conditions = [Response.contact_id == Contact.id, Response.org_id == ctx.org_id, *extra]
     since = _since(ctx, days)
-    if since is not None:
-        conditions.append(Response.submitted_at >= since)
-    exists = select(Response.id).where(*conditions).exists()
-    return exists if wanted else not_(exists)
+    window = [Response.submitted_at >= since] if since is not None else []
+    if ctx.single:
+        # One contact: walk its own responses (index on contact_id). The organisation follows
+        # from the contact, so it is not repeated here, where it would tempt SQLite's planner
+        # into the (org_id, submitted_at) index and a scan of everyone's responses.
+        exists = select(Response.id).where(Response.contact_id == Contact.id, *extra,
+                                           *window).exists()
+        return exists if wanted else not_(exists)
+    ids = select(Response.contact_id).where(
+        Response.org_id == ctx.org_id, Response.contact_id.is_not(None), *extra, *window)
+    return Contact.id.in_(ids) if wanted else Contact.id.not_in(ids)
 
 
 def _event(node: dict[str, Any], ctx: SqlContext) -> ColumnElement[bool]:
     count = int(node.get("count") or 1)
     since = _since(ctx, node.get("days"))
     at_least = node["operator"] == "at_least"
-    filters = [Event.org_id == ctx.org_id, Event.name == node["name"]]
-    if since is not None:
-        filters.append(Event.occurred_at >= since)
-    if ctx.single or count == 1:
+    window = [Event.occurred_at >= since] if since is not None else []
+    if ctx.single:
+        # One contact: (contact_id, name, occurred_at) index; no org filter (see _responses).
+        mine = [Event.contact_id == Contact.id, Event.name == node["name"], *window]
         if count == 1:
-            exists = select(Event.id).where(Event.contact_id == Contact.id, *filters).exists()
+            exists = select(Event.id).where(*mine).exists()
             return exists if at_least else not_(exists)
-        counted = select(func.count()).select_from(Event).where(
-            Event.contact_id == Contact.id, *filters).scalar_subquery()
+        counted = select(func.count()).select_from(Event).where(*mine).scalar_subquery()
         return counted >= count if at_least else counted < count
-    grouped = (select(Event.contact_id).where(*filters).group_by(Event.contact_id)
-               .having(func.count() >= count))
+    grouped = (select(Event.contact_id)
+               .where(Event.org_id == ctx.org_id, Event.name == node["name"], *window)
+               .group_by(Event.contact_id).having(func.count() >= count))
     return Contact.id.in_(grouped) if at_least else Contact.id.not_in(grouped)
-

@@ -33,6 +33,14 @@ TIMEZONE_COUNTRY = {"Asia/Shanghai": "86", "Asia/Chongqing": "86", "Asia/Urumqi"
 class FieldError:
     field: str
     message: str
+    # For translated messages on pages: values.Problem's code and parameters.
+    code: str = "invalid"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, name: str, exc: ValueError) -> FieldError:
+        return cls(name, str(exc), getattr(exc, "code", "invalid"),
+                   dict(getattr(exc, "params", {})))
 
 
 class ContactError(ValueError):
@@ -79,9 +87,10 @@ def check_change(
     errors: list[FieldError] = []
     external_id = str(data.get("external_id") or "").strip()
     if not external_id:
-        errors.append(FieldError(f"{prefix}external_id", "is required"))
+        errors.append(FieldError(f"{prefix}external_id", "is required", "required"))
     elif len(external_id) > 200:
-        errors.append(FieldError(f"{prefix}external_id", "is longer than 200 characters"))
+        errors.append(FieldError(f"{prefix}external_id", "is longer than 200 characters",
+                                 "too_long", {"max": 200}))
     change = ContactChange(external_id=external_id)
     for name in PLAIN_FIELDS:
         if name not in data:
@@ -98,7 +107,7 @@ def check_change(
             else:
                 change.fields[name] = FIELD_CHECKS[name](str(raw))
         except ValueError as exc:
-            errors.append(FieldError(f"{prefix}{name}", str(exc)))
+            errors.append(FieldError.of(f"{prefix}{name}", exc))
     for key, raw in (data.get("attributes") or {}).items():
         if raw is None or (mode == "text" and raw == ""):
             change.attributes[key] = None
@@ -106,14 +115,14 @@ def check_change(
         try:
             change.attributes[key] = registry.check(key, raw, mode=mode)
         except ValueError as exc:
-            errors.append(FieldError(f"{prefix}attributes.{key}", str(exc)))
+            errors.append(FieldError.of(f"{prefix}attributes.{key}", exc))
     for name in ("tags", "add_tags", "remove_tags"):
         if data.get(name) is None:
             continue
         try:
             setattr(change, name, values.normalize_tags(data[name]))
         except ValueError as exc:
-            errors.append(FieldError(f"{prefix}{name}", str(exc)))
+            errors.append(FieldError.of(f"{prefix}{name}", exc))
     if errors:
         raise ContactError(errors)
     return change

@@ -20,8 +20,10 @@ MAX_TAG = 64
 MAX_TAGS = 50
 KEY_RE = re.compile(r"^[^\W\d][\w-]{0,63}$")
 TAG_SPLIT_RE = re.compile(r"[,;|，；、]")
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                      r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LOOSE_DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 PLAIN_NUMBER_RE = re.compile(r"^[+-]?(?:0|[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d*)(?:\.\d+)?$")
@@ -30,11 +32,21 @@ FALSE_WORDS = {"false", "no", "n", "0", "否", "不", "假"}
 DEFAULT_COUNTRY_CODE = "86"
 
 
+class Problem(ValueError):
+    """A bad value: an English message, plus a code and parameters the pages translate
+    (locales: contacts.error.<code>)."""
+
+    def __init__(self, code: str, message: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
 def check_key(key: str) -> str:
     if not KEY_RE.match(key):
-        raise ValueError(
-            "attribute names start with a letter and hold letters, digits, '_' or '-' "
-            "(at most 64)"
+        raise Problem(
+            "bad_key",
+            "attribute names start with a letter and hold letters, digits, '_' or '-' (at most 64)",
         )
     return key
 
@@ -48,6 +60,7 @@ def key_from_header(header: str) -> str:
 
 
 # --- typed attribute values ------------------------------------------------------------
+
 
 def _date_text(value: date) -> str:
     return value.isoformat()[:10]
@@ -69,32 +82,44 @@ def strict_value(kind: str, value: Any) -> Any:
     """A JSON value from the API checked against the attribute's type."""
     if kind == AttributeType.string:
         if not isinstance(value, str):
-            raise ValueError(f"must be a string (this attribute is of type string), "
-                             f"got {_json_kind(value)}")
+            raise Problem(
+                "not_string",
+                f"must be a string (this attribute is of type string), got {_json_kind(value)}",
+            )
         if len(value) > MAX_TEXT:
-            raise ValueError(f"is longer than {MAX_TEXT} characters")
+            raise Problem("too_long", f"is longer than {MAX_TEXT} characters", max=MAX_TEXT)
         return value
     if kind == AttributeType.number:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"must be a number (this attribute is of type number), "
-                             f"got {_json_kind(value)}")
+            raise Problem(
+                "not_number",
+                f"must be a number (this attribute is of type number), got {_json_kind(value)}",
+            )
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("must be a finite number")
+            raise Problem("not_finite", "must be a finite number")
         return value
     if kind == AttributeType.boolean:
         if not isinstance(value, bool):
-            raise ValueError(f"must be true or false (this attribute is of type boolean), "
-                             f"got {_json_kind(value)}")
+            raise Problem(
+                "not_boolean",
+                f"must be true or false (this attribute is of type boolean), "
+                f"got {_json_kind(value)}",
+            )
         return value
     if kind == AttributeType.date:
         if not isinstance(value, str):
-            raise ValueError(f"must be a date string YYYY-MM-DD (this attribute is of type "
-                             f"date), got {_json_kind(value)}")
+            raise Problem(
+                "not_date",
+                f"must be a date string YYYY-MM-DD (this attribute is of type "
+                f"date), got {_json_kind(value)}",
+            )
         try:
             return _parse_date_text(value)
         except ValueError:
-            raise ValueError(f"'{value[:40]}' is not a date (YYYY-MM-DD)") from None
-    raise ValueError(f"unknown attribute type '{kind}'")
+            raise Problem(
+                "bad_date", f"'{value[:40]}' is not a date (YYYY-MM-DD)", value=value[:40]
+            ) from None
+    raise Problem("unknown_type", f"unknown attribute type '{kind}'")
 
 
 def text_value(kind: str, value: Any) -> Any:
@@ -104,20 +129,22 @@ def text_value(kind: str, value: Any) -> Any:
     if kind == AttributeType.string:
         text = cell_text(value)
         if len(text) > MAX_TEXT:
-            raise ValueError(f"is longer than {MAX_TEXT} characters")
+            raise Problem("too_long", f"is longer than {MAX_TEXT} characters", max=MAX_TEXT)
         return text
     if kind == AttributeType.number:
         if isinstance(value, bool):
-            raise ValueError("must be a number")
+            raise Problem("not_number", "must be a number")
         if isinstance(value, int | float):
             return _tidy_number(value)
         cleaned = str(value).replace(",", "").replace("，", "")
         try:
             number = float(cleaned)
         except ValueError:
-            raise ValueError(f"'{str(value)[:40]}' is not a number") from None
+            raise Problem(
+                "bad_number", f"'{str(value)[:40]}' is not a number", value=str(value)[:40]
+            ) from None
         if not math.isfinite(number):
-            raise ValueError("must be a finite number")
+            raise Problem("not_finite", "must be a finite number")
         return _tidy_number(number)
     if kind == AttributeType.boolean:
         if isinstance(value, bool):
@@ -127,15 +154,21 @@ def text_value(kind: str, value: Any) -> Any:
             return True
         if word in FALSE_WORDS:
             return False
-        raise ValueError(f"'{str(value)[:40]}' is not true/false (yes/no, 1/0, 是/否)")
+        raise Problem(
+            "bad_boolean",
+            f"'{str(value)[:40]}' is not true/false (yes/no, 1/0, 是/否)",
+            value=str(value)[:40],
+        )
     if kind == AttributeType.date:
         if isinstance(value, datetime | date):
             return _date_text(value)
         try:
             return _parse_date_text(str(value))
         except ValueError:
-            raise ValueError(f"'{str(value)[:40]}' is not a date (YYYY-MM-DD)") from None
-    raise ValueError(f"unknown attribute type '{kind}'")
+            raise Problem(
+                "bad_date", f"'{str(value)[:40]}' is not a date (YYYY-MM-DD)", value=str(value)[:40]
+            ) from None
+    raise Problem("unknown_type", f"unknown attribute type '{kind}'")
 
 
 def infer_strict_type(value: Any) -> str:
@@ -167,8 +200,12 @@ def infer_text_type(samples: list[Any]) -> str:
 
     if fits(lambda v: isinstance(v, bool) or str(v).lower() in BOOLEAN_WORDS):
         return AttributeType.boolean
-    if fits(lambda v: (isinstance(v, int | float) and not isinstance(v, bool))
-            or bool(PLAIN_NUMBER_RE.match(str(v)))):
+    if fits(
+        lambda v: (
+            (isinstance(v, int | float) and not isinstance(v, bool))
+            or bool(PLAIN_NUMBER_RE.match(str(v)))
+        )
+    ):
         return AttributeType.number
     if fits(_looks_like_date):
         return AttributeType.date
@@ -219,10 +256,11 @@ def _json_kind(value: Any) -> str:
 
 # --- built-in fields -------------------------------------------------------------------
 
+
 def normalize_email(value: str) -> str:
     email = value.strip()
     if len(email) > 320 or not EMAIL_RE.match(email):
-        raise ValueError(f"'{value[:60]}' is not an email address")
+        raise Problem("bad_email", f"'{value[:60]}' is not an email address", value=value[:60])
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -244,15 +282,19 @@ def normalize_phone(value: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str
         elif re.fullmatch(r"0[1-9]\d{8,10}", digits):
             body = "86" + digits[1:]
         else:
-            raise ValueError(f"'{value[:40]}' is not a mainland China mobile or landline "
-                             "number; write other countries with +country code")
+            raise Problem(
+                "bad_mainland_phone",
+                f"'{value[:40]}' is not a mainland China mobile or landline "
+                "number; write other countries with +country code",
+                value=value[:40],
+            )
     else:
         national = digits[1:] if digits.startswith("0") else digits
         if not re.fullmatch(r"\d{6,12}", national):
-            raise ValueError(f"'{value[:40]}' is not a phone number")
+            raise Problem("bad_phone", f"'{value[:40]}' is not a phone number", value=value[:40])
         body = country_code + national
     if not body.isdigit() or not 8 <= len(body) <= 15 or body.startswith("0"):
-        raise ValueError(f"'{value[:40]}' is not a phone number")
+        raise Problem("bad_phone", f"'{value[:40]}' is not a phone number", value=value[:40])
     return "+" + body
 
 
@@ -262,7 +304,11 @@ LANGUAGE_WORDS = {"中文": "zh-CN", "简体中文": "zh-CN", "汉语": "zh-CN",
 def normalize_language_field(value: str) -> str:
     language = LANGUAGE_WORDS.get(value.strip()) or normalize_language(value)
     if language is None:
-        raise ValueError(f"'{value[:20]}' is not a supported language (zh-CN or en)")
+        raise Problem(
+            "bad_language",
+            f"'{value[:20]}' is not a supported language (zh-CN or en)",
+            value=value[:20],
+        )
     return language
 
 
@@ -271,12 +317,20 @@ def normalize_stage(value: str) -> str:
     stage = STAGE_ALIASES.get(stage, stage)
     if stage not in {s.value for s in LifecycleStage}:
         allowed = ", ".join(s.value for s in LifecycleStage)
-        raise ValueError(f"'{value[:30]}' is not a lifecycle stage ({allowed})")
+        raise Problem(
+            "bad_stage", f"'{value[:30]}' is not a lifecycle stage ({allowed})", value=value[:30]
+        )
     return stage
 
 
-STAGE_ALIASES = {"获客": "acquisition", "留存": "retention", "转化": "conversion",
-                 "推荐": "referral", "拉新": "acquisition", "复购": "retention"}
+STAGE_ALIASES = {
+    "获客": "acquisition",
+    "留存": "retention",
+    "转化": "conversion",
+    "推荐": "referral",
+    "拉新": "acquisition",
+    "复购": "retention",
+}
 
 
 def normalize_tags(values: list[str] | str) -> list[str]:
@@ -284,14 +338,19 @@ def normalize_tags(values: list[str] | str) -> list[str]:
     tags: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise ValueError("tags must be strings")
+            raise Problem("tags_not_strings", "tags must be strings")
         tag = item.strip()
         if not tag:
             continue
         if len(tag) > MAX_TAG:
-            raise ValueError(f"tag '{tag[:20]}…' is longer than {MAX_TAG} characters")
+            raise Problem(
+                "tag_too_long",
+                f"tag '{tag[:20]}…' is longer than {MAX_TAG} characters",
+                value=tag[:20],
+                max=MAX_TAG,
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags per contact")
+        raise Problem("too_many_tags", f"at most {MAX_TAGS} tags per contact", max=MAX_TAGS)
     return tags

@@ -131,6 +131,8 @@ def upgrade() -> None:
         sa.Column("column_index", sa.Integer(), nullable=False),
         sa.Column("field", sa.String(length=200), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("value", sa.String(length=200), nullable=False),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(

@@ -148,10 +148,10 @@
       tile(t("contacts.import.stat.updated"), job.updated_count)
     ]);
     result.appendChild(tiles);
+    if (job.status === "preview") result.appendChild(actions(job, mode));
     if (job.status === "preview") result.appendChild(mappingCard(report));
     if (report.errors.length) result.appendChild(errorsCard(report));
     if (report.sample.length && job.status === "preview") result.appendChild(sampleCard(report));
-    if (job.status === "preview") result.appendChild(actions(job, mode));
     result.hidden = false;
     result.scrollIntoView({ behavior: "smooth", block: "start" });
   }
@@ -213,10 +213,16 @@
     ]);
   }
 
+  function reason(problem) {
+    // The server's reason in the page's language when a translation exists.
+    var key = "contacts.error." + problem.code;
+    return S[key] ? t(key, problem.params || {}) : problem.reason;
+  }
+
   function errorsCard(report) {
     var rows = report.errors.map(function (e) {
       return el("tr", {}, [el("td", { className: "num", text: num(e.row_number) }), el("td", { text: e.field }),
-        el("td", { text: e.reason }), el("td", { className: "mono small", text: e.value })]);
+        el("td", { text: reason(e) }), el("td", { className: "mono small", text: e.value })]);
     });
     var head = el("div", { className: "card-head" }, [
       el("div", {}, [el("h2", { text: t("contacts.import.errors") }),
@@ -255,6 +261,6 @@
     go.disabled = blocked || count === 0;
     go.addEventListener("click", function () { run(false); });
     var note = blocked ? el("span", { className: "note warn", text: t("contacts.import.blocked") }) : null;
-    return el("div", { className: "card actions sticky-actions" }, [go, note]);
+    return el("div", { className: "card actions import-actions" }, [go, note]);
   }
 })();
