@@ -144,6 +144,20 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def timed_pair(first: Callable[[], Any], second: Callable[[], Any], repeat: int
+               ) -> tuple[float, float]:
+    """Median milliseconds of each, run alternately after a warm-up of both, so a busy
+    machine or a cold cache does not favour whichever runs second."""
+    first(), second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for index, function in enumerate((first, second)):
+            start = time.perf_counter()
+            function()
+            times[index].append((time.perf_counter() - start) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Median wall time in milliseconds over `repeat` runs (after one warm-up)."""
     result = function()
@@ -187,11 +201,11 @@ def run(rows: int, repeat: int, keep: bool, reuse: str | None = None) -> None:
             }
             print(f"\n{'query':30} {'service ms':>11} {'GROUP BY ms':>12} {'ratio':>7}")
             for label, call in service_calls.items():
-                service_ms, _ = timed(call, repeat)
                 sql = text(HAND_WRITTEN[label])
                 params = {"org": org_id, "tz": TZ, "start": year.date_from, "end": end}
-                hand_ms, _ = timed(lambda sql=sql, params=params: session.execute(
-                    sql, params).all(), repeat)
+                service_ms, hand_ms = timed_pair(
+                    call, lambda sql=sql, params=params: session.execute(sql, params).all(),
+                    repeat)
                 print(f"{label:30} {service_ms:11.1f} {hand_ms:12.1f} "
                       f"{service_ms / hand_ms:7.2f}")
             check = service.nps(session, org_id=org_id, filters=filters)
