@@ -169,7 +169,8 @@ def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def run(rows: int, repeat: int, keep: bool, reuse: str | None = None) -> None:
+def run(rows: int, repeat: int, keep: bool, reuse: str | None = None,
+        export: bool = True) -> None:
     name = reuse or f"npsloop_bench_{uuid.uuid4().hex[:8]}"
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}" if reuse else create_database(name)
     engine = make_engine(url)
@@ -217,6 +218,8 @@ def run(rows: int, repeat: int, keep: bool, reuse: str | None = None) -> None:
                 session, org_id=org_id, filters=filters), 1)
             print(f"key drivers (sample {result.sample_size:,} of {result.n_responses:,}, "
                   f"{result.resamples} resamples): {driver_ms:.0f} ms, R2={result.r2}")
+            if not export:
+                return
             plan = exports.layout(session, org_id=org_id, filters=filters)
             start, size, base, peak = time.perf_counter(), 0, rss_mb(), 0.0
             for index, chunk in enumerate(exports.csv_chunks(exports.iter_rows(
@@ -241,8 +244,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--reuse", metavar="DATABASE",
                         help="time against a database kept by an earlier --keep run")
+    parser.add_argument("--no-export", action="store_true", help="skip the CSV export")
     args = parser.parse_args()
-    run(1_000_000 if args.full else args.rows, args.repeat, args.keep, args.reuse)
+    run(1_000_000 if args.full else args.rows, args.repeat, args.keep, args.reuse,
+        export=not args.no_export)
 
 
 if __name__ == "__main__":
