@@ -128,11 +128,8 @@ def upgrade() -> None:
         "contact_import_errors",
         sa.Column("import_id", sa.String(length=32), nullable=False),
         sa.Column("row_number", sa.Integer(), nullable=False),
-        sa.Column("column_index", sa.Integer(), nullable=False),
         sa.Column("field", sa.String(length=200), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("code", sa.String(length=40), nullable=False),
-        sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("value", sa.String(length=200), nullable=False),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(
