@@ -376,7 +376,7 @@
       if (!body.sample.length) sampleNode.appendChild(el("li", { className: "muted", text: t("segments.preview.nobody") }));
       body.sample.forEach(function (c) {
         var link = el("a", { href: "/contacts/" + c.id, text: c.name || c.external_id });
-        var meta = [c.external_id, c.email, c.lifecycle_stage ? t("contacts.stage." + c.lifecycle_stage) : ""].filter(Boolean).join(" · ");
+        var meta = [c.name ? c.external_id : "", c.email, c.lifecycle_stage ? t("contacts.stage." + c.lifecycle_stage) : ""].filter(Boolean).join(" · ");
         sampleNode.appendChild(el("li", {}, [el("span", { className: "sample-avatar", text: (c.name || c.external_id).slice(0, 1).toUpperCase() }),
           el("div", {}, [link, el("div", { className: "muted small", text: meta })])]));
       });
