@@ -45,6 +45,15 @@ def demo(
     typer.echo(json.dumps(info, ensure_ascii=False))
 
 
+def _analyse_in_background(factory, org_id: str) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from npsloop.demo.seed import analyse_demo_text
+
+    threading.Thread(target=analyse_demo_text, args=(factory, org_id), daemon=True,
+                     name="npsloop-demo-text").start()
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to bind"),
@@ -65,9 +74,11 @@ def serve(
         from npsloop.demo.seed import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 
         started = time.monotonic()
-        info = seed_demo(factory)
+        info = seed_demo(factory, analyse_text=False)
         if info.get("created"):
-            typer.echo(f"demo workspace seeded in {time.monotonic() - started:.0f}s")
+            typer.echo(f"demo workspace seeded in {time.monotonic() - started:.0f}s; "
+                       "comments are being analysed in the background")
+            _analyse_in_background(factory, info["org_id"])
         login = (DEMO_EMAIL, DEMO_PASSWORD)
     url = f"http://{host}:{port}"
     typer.echo(f"npsloop is running at {url}")

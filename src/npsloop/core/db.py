@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -64,14 +64,9 @@ class TimestampMixin:
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
-    # pysqlite opens transactions lazily and only before DML, so a SAVEPOINT issued first
-    # starts a transaction of its own and its RELEASE commits for good. Taking transaction
-    # control away from the driver (and emitting BEGIN in _sqlite_begin) makes SAVEPOINTs
-    # and rollbacks behave as on PostgreSQL.
-    dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
-    # WAL lets the dashboard read while the worker writes; busy_timeout avoids spurious
-    # "database is locked" errors under the in-process worker.
+    # WAL lets the dashboard read while the worker writes; busy_timeout makes a writer wait
+    # for the lock instead of failing with "database is locked".
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -79,8 +74,16 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: object) -> None:
-    connection.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
+def _sqlite_savepoint(connection: Connection, _name: str) -> None:
+    """pysqlite starts a transaction lazily, just before the first INSERT/UPDATE/DELETE. That
+    is what keeps SQLite concurrent: reads run outside transactions and a write transaction
+    starts with its write, so it waits for the lock instead of failing on a stale snapshot.
+    But a SAVEPOINT issued before any write starts a transaction of its own whose RELEASE
+    commits for good. So open the real transaction first: then SAVEPOINT nests, RELEASE
+    does not commit, and rollbacks behave as on PostgreSQL."""
+    dbapi_conn = connection.connection.dbapi_connection
+    if dbapi_conn is not None and not dbapi_conn.in_transaction:  # type: ignore[attr-defined]
+        dbapi_conn.execute("BEGIN")  # type: ignore[attr-defined]
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -88,7 +91,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]

@@ -57,12 +57,14 @@ def local_today() -> date:
 
 def seed_demo(
     factory: sessionmaker[Session], responses: int = 24000, reset: bool = False,
-    *, today: date | None = None,
+    *, today: date | None = None, analyse_text: bool = True,
 ) -> dict[str, Any]:
     """Creates the demo organisation unless it exists; with `reset`, re-creates it.
 
     `today` (default: the local date in Asia/Shanghai) anchors the year of data; the same
     `today` and `responses` always give the same rows. Returns {"created": bool, ...}.
+    With `analyse_text=False` the comments are left for `analyse_demo_text` (the server
+    runs it in the background so that it starts serving at once).
     """
     if responses < 0:
         raise ValueError("responses: must not be negative")
@@ -82,8 +84,32 @@ def seed_demo(
             session.rollback()
             return {"created": False, "org_id": demo_org_id(session), "email": DEMO_EMAIL,
                     "password": DEMO_PASSWORD}
+    info.update(_seed_domains(factory, info["org_id"]))
+    if analyse_text:
+        info["comments_analysed"] = analyse_demo_text(factory, info["org_id"])
     info["seconds"] = round(clock.monotonic() - started, 2)
     return info
+
+
+def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]:
+    """What the other domains derive from a year of history: ticket rules and teams, action
+    plans, referrals, and the text analysis of every comment (run here in batches because
+    the historical rows were bulk-inserted without outbox events)."""
+    from npsloop.plans.demo import seed_demo_plans_and_referrals
+    from npsloop.tickets.demo import seed_demo_rules
+
+    with factory() as session:
+        rules = seed_demo_rules(session, org_id)
+        extras = seed_demo_plans_and_referrals(session, org_id)
+        session.commit()
+    return {"rules": rules, "plans_and_referrals": extras}
+
+
+def analyse_demo_text(factory: sessionmaker[Session], org_id: str) -> int:
+    """Sentiment, keywords and topics of every demo comment, in committed batches."""
+    from npsloop.textmining.service import reprocess
+
+    return reprocess(factory, org_id=org_id).analysed
 
 
 def delete_org(session: Session, org_id: str) -> None:
