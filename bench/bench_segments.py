@@ -237,13 +237,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.db"
-        upgrade(url)
-        engine = make_engine(url)
-        run(engine, "sqlite", args.contacts, args.events, args.repeat)
-        engine.dispose()
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{folder}/bench.db"
+            upgrade(url)
+            engine = make_engine(url)
+            run(engine, "sqlite", args.contacts, args.events, args.repeat)
+            engine.dispose()
     if args.no_postgres:
         return
     found = postgres_url()

@@ -1,14 +1,14 @@
 """Typed reads of `Contact.attributes` that work on SQLite and PostgreSQL.
 
-SQLAlchemy's JSON index accessors (`.as_string()`, `.as_float()`) give the value; a guard on
-the JSON type makes a value of another type read as NULL instead of failing a cast on
-PostgreSQL (a number attribute should only ever hold numbers, but one stray value must not
-break every segment of the organisation).
+SQLAlchemy's JSON index accessors (`.as_string()`, `.as_float()`) give the value on
+PostgreSQL, `json_extract` on SQLite. Number reads are guarded by the JSON type so that a
+value of another type reads as NULL instead of failing a cast (a number attribute holds only
+numbers when written through npsloop, but one stray value must not break every segment).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, case, func, literal
+from sqlalchemy import ColumnElement, case, func, literal
 
 from npsloop.contacts.models import Contact
 
@@ -41,31 +41,33 @@ def has_kind(dialect: str, key: str, kind: str) -> ColumnElement[bool]:
 
 
 def is_set(dialect: str, key: str) -> ColumnElement[bool]:
-    kinds = _kinds(dialect)
-    return json_type(dialect, key).in_(
-        sorted({*kinds["string"], *kinds["number"], *kinds["true"], *kinds["false"]}))
+    # Both extractors give SQL NULL for a missing key and for a JSON null.
+    return _value(dialect, key).is_not(None)
 
 
-def _sqlite_value(key: str) -> ColumnElement[object]:
+def _value(dialect: str, key: str) -> ColumnElement[object]:
+    if dialect == "postgresql":
+        return Contact.attributes[key].as_string()
     # json_extract already returns SQL text / integer / real; no CAST needed (a CAST would
     # also turn the number 5 into the text '5').
     return func.json_extract(Contact.attributes, literal(f'$."{key}"'))
 
 
 def string_value(dialect: str, key: str) -> ColumnElement[str]:
-    if dialect != "postgresql":
-        return case((has_kind(dialect, key, "string"), _sqlite_value(key)))
-    return case((has_kind(dialect, key, "string"), Contact.attributes[key].as_string()))
+    """Text attributes are compared as they are: each JSON read parses the document again,
+    so only numbers (below) pay for a type check."""
+    return _value(dialect, key)
 
 
 def number_value(dialect: str, key: str) -> ColumnElement[float]:
-    if dialect != "postgresql":
-        return case((has_kind(dialect, key, "number"), _sqlite_value(key)))
-    return case((has_kind(dialect, key, "number"), Contact.attributes[key].as_float()))
+    """NULL unless the value is a JSON number: a stray text value must not fail the cast on
+    PostgreSQL, nor compare greater than every number on SQLite."""
+    if dialect == "postgresql":
+        return case((has_kind(dialect, key, "number"), Contact.attributes[key].as_float()))
+    return case((has_kind(dialect, key, "number"), _value(dialect, key)))
 
 
 def boolean_is(dialect: str, key: str, wanted: bool) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return and_(has_kind(dialect, key, "true"),
-                    Contact.attributes[key].as_string() == ("true" if wanted else "false"))
+        return Contact.attributes[key].as_string() == ("true" if wanted else "false")
     return has_kind(dialect, key, "true" if wanted else "false")
