@@ -69,6 +69,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    # Domain routers with background jobs (notify delivery, ticket SLA) read this too.
+    app.state.run_worker = run_worker
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

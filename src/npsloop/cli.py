@@ -89,14 +89,35 @@ def serve(
 
 @app.command()
 def worker(interval: float = typer.Option(1.0, help="seconds between polls when idle")) -> None:
-    """Run an outbox worker (several may run against PostgreSQL)."""
+    """Run every background job of one worker process: the outbox (text analysis, rules,
+    webhooks), notification delivery and the ticket SLA/follow-up clock. Several may run
+    against PostgreSQL; each claims its work, so nothing is done twice."""
+    import threading
+
+    from npsloop.core.db import utcnow
     from npsloop.core.outbox import WorkerThread
+    from npsloop.notify.delivery import DeliveryWorker
+    from npsloop.notify.service import secret_box
     from npsloop.registry import import_handlers
+    from npsloop.tickets import sla
 
     import_handlers()
+    settings = get_settings()
+    factory = _factory()
+    delivery = DeliveryWorker(factory, secret_box(settings), interval=interval)
+    delivery.daemon = True
+    delivery.start()
 
-    thread = WorkerThread(_factory(), interval=interval)
-    typer.echo(f"worker {thread.worker_id} started")
+    def ticket_clock() -> None:
+        while True:
+            with factory() as session:
+                sla.tick(session, utcnow())
+                session.commit()
+            time.sleep(60)
+
+    threading.Thread(target=ticket_clock, name="npsloop-ticket-clock", daemon=True).start()
+    thread = WorkerThread(factory, interval=interval)
+    typer.echo(f"worker {thread.worker_id} started (outbox, delivery, ticket clock)")
     thread.run()
 
 
