@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from npsloop.accounts.service import audit
-from npsloop.contacts import segments
+from npsloop.contacts import segment_rules, segments
 from npsloop.contacts.api_common import Reader, Writer, not_found, unprocessable
 from npsloop.contacts.models import Segment
 from npsloop.contacts.schemas import (
@@ -36,7 +36,10 @@ def _refuse(db: SessionDep, exc: Exception) -> Exception:
     return unprocessable([(exc.field, exc.message)])
 
 
-@router.post("/segments/preview", response_model=PreviewOut)
+RULES_DOC = "Rules:\n\n```\n" + (segment_rules.__doc__ or "") + "\n```"
+
+
+@router.post("/segments/preview", response_model=PreviewOut, description=RULES_DOC)
 def preview(body: PreviewIn, db: SessionDep, principal: Reader) -> PreviewOut:
     """How many contacts the rules match now, and a few of them (nothing is saved)."""
     try:
@@ -53,7 +56,8 @@ def list_segments(db: SessionDep, principal: Reader) -> list[SegmentOut]:
             for s in segments.list_segments(db, org_id=principal.org_id)]
 
 
-@router.post("/segments", response_model=SegmentOut, status_code=status.HTTP_201_CREATED)
+@router.post("/segments", response_model=SegmentOut, status_code=status.HTTP_201_CREATED,
+             description=RULES_DOC)
 def create_segment(body: SegmentIn, db: SessionDep, principal: Writer) -> SegmentOut:
     try:
         segment = segments.create_segment(
