@@ -303,10 +303,12 @@ def _apply_pass(session: Session, job: ContactImport, source: RowSource,
         write()
 
 
-def list_imports(session: Session, *, org_id: str, limit: int = 20) -> list[ContactImport]:
-    return list(session.scalars(
-        select(ContactImport).where(ContactImport.org_id == org_id)
-        .order_by(ContactImport.created_at.desc()).limit(limit)))
+def list_imports(session: Session, *, org_id: str, limit: int = 20,
+                 include_dry_runs: bool = True) -> list[ContactImport]:
+    query = select(ContactImport).where(ContactImport.org_id == org_id)
+    if not include_dry_runs:
+        query = query.where(ContactImport.dry_run.is_(False))
+    return list(session.scalars(query.order_by(ContactImport.created_at.desc()).limit(limit)))
 
 
 def get_import(session: Session, *, org_id: str, import_id: str) -> ContactImport | None:

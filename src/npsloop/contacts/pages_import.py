@@ -29,7 +29,8 @@ def import_page(request: Request, db: SessionDep, principal: Writer) -> HTMLResp
     request.state.principal = principal
     lang = request_language(request)
     return render(request, "contacts/import.html", {
-        "imports": importing.list_imports(db, org_id=principal.org_id, limit=10),
+        "imports": importing.list_imports(db, org_id=principal.org_id, limit=10,
+                                          include_dry_runs=False),
         "script_data": {"targets": list(FIELD_TARGETS), "types": list(TYPES),
                         "strings": script_strings(lang, SCRIPT_KEYS)},
         "local": local_time(db, principal.org_id),
