@@ -159,3 +159,12 @@ def test_response_ingest_upserts_contact_through_the_same_rules(client, org, sur
     assert response.status_code == 201, response.text
     contact = client.get("/api/v1/contacts/R-1", headers=org.headers).json()
     assert contact["attributes"]["orders"] == 5  # text coerced to the defined number type
+
+
+def test_response_with_a_contact_value_of_the_wrong_type_is_a_422(client, org, survey):
+    post(client, org, {"external_id": "R-2", "attributes": {"orders": 2}})
+    response = client.post(f"/api/v1/surveys/{survey['id']}/responses", json={
+        "score": 9, "contact": {"external_id": "R-2", "attributes": {"orders": "many"}}},
+        headers=org.headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "contact", "attributes", "orders"]

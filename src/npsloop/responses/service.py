@@ -130,11 +130,14 @@ def ingest(
             return IngestResult(existing, created=False)
     contact = None
     if data.contact is not None:
-        contact = contacts.upsert_contact(
-            session, org_id=survey.org_id, external_id=data.contact.external_id,
-            attributes=dict(data.contact.attributes), email=data.contact.email,
-            phone=data.contact.phone, lifecycle_stage=data.contact.lifecycle_stage,
-        )
+        try:
+            contact = contacts.upsert_contact(
+                session, org_id=survey.org_id, external_id=data.contact.external_id,
+                attributes=dict(data.contact.attributes), email=data.contact.email,
+                phone=data.contact.phone, lifecycle_stage=data.contact.lifecycle_stage,
+            )
+        except contacts.ContactError as exc:  # e.g. a value that does not fit its attribute
+            raise IngestError(f"contact.{exc.field}", exc.message) from exc
     response = Response(
         org_id=survey.org_id,
         survey_id=survey.id,
