@@ -17,11 +17,11 @@ RESPONSES = 6000
 
 def test_demo_plans_and_referrals(db_factory):
     # Anchored to today: "recent promoters" and plan windows are relative to now.
-    info = seed_demo(db_factory, responses=RESPONSES, today=date.today())
+    # seed_demo runs seed_demo_plans_and_referrals itself; its result is in the info.
+    info = seed_demo(db_factory, responses=RESPONSES, today=date.today(), analyse_text=False)
     org_id = info["org_id"]
     with db_factory() as session:
-        first = seed_demo_plans_and_referrals(session, org_id)
-        session.commit()
+        first = info["plans_and_referrals"]
         assert first["plans"] == 8 and first["referral_codes"] > 50
         assert first["referral_conversions"] > 0 and first["lifecycle_moves"] > 0
         again = seed_demo_plans_and_referrals(session, org_id)
