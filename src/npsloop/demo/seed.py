@@ -95,10 +95,13 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
     """What the other domains derive from a year of history: ticket rules and teams, action
     plans, referrals, and the text analysis of every comment (run here in batches because
     the historical rows were bulk-inserted without outbox events)."""
+    from npsloop.contacts.attributes import discover
     from npsloop.plans.demo import seed_demo_plans_and_referrals
     from npsloop.tickets.demo import seed_demo_rules
 
     with factory() as session:
+        # Typed attribute definitions for the bulk-loaded contacts (segments, imports, UI).
+        discover(session, org_id=org_id)
         rules = seed_demo_rules(session, org_id)
         extras = seed_demo_plans_and_referrals(session, org_id)
         session.commit()
