@@ -500,3 +500,22 @@ def test_pages_render_in_both_languages_without_raw_keys(client, org, survey, la
         seen += html
     for phrase in phrases:
         assert phrase in seen, phrase
+
+
+def test_follow_up_required_flag_round_trips(client, org, survey):
+    """A follow-up made required (in the editor or the API) stays required on the next save."""
+    login(client, org.owner_email)
+    url = f"/surveys/{survey['id']}"
+    fields = form_fields(client.get(url).text)
+    assert ("followup.required", "1") not in fields
+    assert post_form(client, url, fields + [("followup.required", "1")],
+                     follow_redirects=False).status_code == 303
+    comment = next(q for q in api_survey(client, org, survey["id"])["questions"]
+                   if q["kind"] == "open_followup")
+    assert comment["required"] is True
+    again = form_fields(client.get(url).text)
+    assert ("followup.required", "1") in again
+    assert post_form(client, url, again, follow_redirects=False).status_code == 303
+    comment = next(q for q in api_survey(client, org, survey["id"])["questions"]
+                   if q["kind"] == "open_followup")
+    assert comment["required"] is True

@@ -158,7 +158,8 @@ def to_payload(state: EditorState) -> tuple[dict[str, Any], list[str]]:
             if any(state.followup.get(lang, {}).values())
         }
         questions.append(
-            {"kind": "open_followup", "key": "comment", "required": False, "texts": texts}
+            {"kind": "open_followup", "key": "comment", "required": state.followup_required,
+             "texts": texts}
         )
         prefixes.append("followup")
     for row in state.rows:

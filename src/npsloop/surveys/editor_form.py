@@ -96,6 +96,7 @@ class EditorState:
     status: str = SurveyStatus.draft.value
     nps_texts: dict[str, str] = field(default_factory=dict)
     followup_enabled: bool = True
+    followup_required: bool = False
     followup: dict[str, dict[str, str]] = field(default_factory=dict)
     rows: list[QuestionRow] = field(default_factory=list)
 
@@ -137,6 +138,7 @@ def state_from_survey(survey: Survey) -> EditorState:
             state.nps_texts = _texts(question)
         elif question.kind == "open_followup":
             state.followup_enabled = True
+            state.followup_required = bool(question.required)
             for lang in LANGS:
                 text = (question.texts or {}).get(lang) or {}
                 by_category = text.get("by_category") or {}
@@ -195,6 +197,7 @@ def state_from_form(form: FormData) -> EditorState:
         status=_text(form, "status"),
         nps_texts={lang: _text(form, f"nps.text.{lang}") for lang in LANGS},
         followup_enabled=form.get("followup.enabled") == "1",
+        followup_required=form.get("followup.required") == "1",
         followup={
             lang: {cat: _text(form, f"followup.{lang}.{cat}") for cat in CATEGORIES}
             for lang in LANGS
