@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from npsloop.analytics import service
-from npsloop.analytics.filters import Filters
+from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.analytics.stats import ChiSquare, NpsCounts, NpsSummary, chi_square, wilson_interval
 from npsloop.analytics.trends import bucket_group, key_text
 from npsloop.responses.models import Response
@@ -75,7 +75,7 @@ def grouped_counts(
     query = select(*keys, *service._counts())
     if needs_survey:
         query = query.where(Survey.id == Response.survey_id)
-    query = service._apply(query, org_id, filters).group_by(*keys)
+    query = apply_filters(query, org_id, filters).group_by(*keys)
     return [
         (
             tuple(key_text(getattr(row, f"k{i}")) for i in range(len(names))),

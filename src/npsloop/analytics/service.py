@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -44,10 +44,6 @@ def _counts() -> list[ColumnElement[Any]]:
         func.sum(case((Response.score.between(7, 8), 1), else_=0)).label("passives"),
         func.sum(case((Response.score <= 6, 1), else_=0)).label("detractors"),
     ]
-
-
-def _apply(query: Select[Any], org_id: str, filters: Filters) -> Select[Any]:
-    return apply_filters(query, org_id, filters)
 
 
 def time_bucket(session: Session, bucket: str, tz: str) -> ColumnElement[Any]:
@@ -90,7 +86,7 @@ def dimension(session: Session, name: str, tz: str) -> tuple[ColumnElement[Any],
 
 
 def nps(session: Session, *, org_id: str, filters: Filters, min_n: int = 30) -> NpsSummary:
-    row = session.execute(_apply(select(*_counts()), org_id, filters)).one()
+    row = session.execute(apply_filters(select(*_counts()), org_id, filters)).one()
     return summarize(row.promoters or 0, row.passives or 0, row.detractors or 0, min_n)
 
 
@@ -102,7 +98,7 @@ def nps_by(
     query = select(key, *_counts())
     if needs_survey:
         query = query.where(Survey.id == Response.survey_id)
-    query = _apply(query, org_id, filters).group_by(key).order_by(key)
+    query = apply_filters(query, org_id, filters).group_by(key).order_by(key)
     return [
         (row.group_key, summarize(row.promoters or 0, row.passives or 0, row.detractors or 0,
                                   min_n))
@@ -111,7 +107,8 @@ def nps_by(
 
 
 def histogram(session: Session, *, org_id: str, filters: Filters) -> list[int]:
-    query = _apply(select(Response.score, func.count()), org_id, filters).group_by(Response.score)
+    query = apply_filters(select(Response.score, func.count()), org_id, filters)
+    query = query.group_by(Response.score)
     counts = [0] * 11
     for score, count in session.execute(query):
         counts[int(score)] = int(count)
@@ -121,7 +118,7 @@ def histogram(session: Session, *, org_id: str, filters: Filters) -> list[int]:
 def latest_comments(
     session: Session, *, org_id: str, filters: Filters, limit: int = 20
 ) -> list[Response]:
-    query = _apply(select(Response), org_id, filters).where(Response.comment != "")
+    query = apply_filters(select(Response), org_id, filters).where(Response.comment != "")
     return list(session.scalars(query.order_by(Response.submitted_at.desc()).limit(limit)))
 
 
@@ -143,7 +140,7 @@ def nps_by_survey(
     query = select(Survey.id, Survey.name, Survey.nps_type, Survey.touchpoint, *_counts()).where(
         Survey.id == Response.survey_id
     )
-    query = _apply(query, org_id, filters).group_by(
+    query = apply_filters(query, org_id, filters).group_by(
         Survey.id, Survey.name, Survey.nps_type, Survey.touchpoint
     )
     rows = [

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from npsloop.analytics import service
-from npsloop.analytics.filters import Filters
+from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.analytics.stats import NpsCounts, NpsDifference, NpsSummary, compare, rolling_sums
 from npsloop.responses.models import Response
 
@@ -132,7 +132,7 @@ def bucket_counts(
 ) -> dict[str, NpsCounts]:
     """One GROUP BY over the local bucket: counts per bucket key that has responses."""
     key = bucket_group(session, bucket, tz).label("bucket_key")
-    query = service._apply(select(key, *service._counts()), org_id, filters).group_by(key)
+    query = apply_filters(select(key, *service._counts()), org_id, filters).group_by(key)
     return {
         str(key_text(row.bucket_key)): NpsCounts(
             int(row.promoters or 0), int(row.passives or 0), int(row.detractors or 0))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.analytics.stats import category_of
 from npsloop.contacts import service as contacts
 from npsloop.core.db import utcnow
@@ -187,19 +188,13 @@ class ResponseFilter:
 def list_responses(
     session: Session, *, org_id: str, filters: ResponseFilter, limit: int = 50, offset: int = 0
 ) -> tuple[list[Response], int]:
-    query = select(Response).where(Response.org_id == org_id)
-    if filters.survey_id:
-        query = query.where(Response.survey_id == filters.survey_id)
-    for column, value in ((Response.category, filters.category),
-                          (Response.channel, filters.channel),
-                          (Response.language, filters.language),
-                          (Response.status, filters.status)):
-        if value:
-            query = query.where(column == value)
-    if filters.date_from:
-        query = query.where(Response.submitted_at >= filters.date_from)
-    if filters.date_to:
-        query = query.where(Response.submitted_at < filters.date_to)
+    # The shared analytics filters cover survey, channel, language, status and dates.
+    shared = Filters(survey_id=filters.survey_id, channel=filters.channel,
+                     language=filters.language, status=filters.status,
+                     date_from=filters.date_from, date_to=filters.date_to)
+    query = apply_filters(select(Response), org_id, shared)
+    if filters.category:
+        query = query.where(Response.category == filters.category)
     if filters.has_comment is True:
         query = query.where(Response.comment != "")
     elif filters.has_comment is False:
