@@ -26,6 +26,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "org:manage": frozenset({Role.owner}),
     "ticket:work": frozenset({Role.owner, Role.admin, Role.agent}),
     "rule:manage": frozenset({Role.owner, Role.admin}),
+    # Export or erase a person's data, retention, the audit log.
+    "privacy:manage": frozenset({Role.owner, Role.admin}),
 }
 
 

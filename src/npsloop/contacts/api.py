@@ -29,6 +29,7 @@ from npsloop.contacts.schemas import (
     EventOut,
 )
 from npsloop.core.deps import SessionDep
+from npsloop.privacy.personal_data import erase_contact, erasure_token
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
 
@@ -141,10 +142,14 @@ def patch_contact(external_id: str, body: ContactFields, db: SessionDep,
 
 @router.delete("/contacts/{external_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_contact(external_id: str, db: SessionDep, principal: Writer) -> Response:
+    # A deletion is an erasure: responses stay for the aggregates but lose the person
+    # (link, attribute snapshot, comment); see privacy.personal_data.
     contact = _load(db, principal.org_id, external_id)
+    contact_id = contact.id
+    rows = erase_contact(db, org_id=principal.org_id, contact=contact)
     audit(db, org_id=principal.org_id, actor=principal.actor, action="contact.delete",
-          target=("contact", contact.id), detail={"external_id": external_id})
-    service.delete_contact(db, contact=contact)
+          target=("contact", contact_id),
+          detail={"erasure_token": erasure_token(principal.org_id, external_id), "rows": rows})
     db.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -223,6 +223,10 @@ def corpus(session: Session, org_id: str) -> text.CorpusStats:
     return stats
 
 
+# privacy.personal_data marks the analysis of an erased comment with this hash.
+ERASED_COMMENT = "erased"
+
+
 # --- per-response analysis ----------------------------------------------------------------
 
 def analyse_response(session: Session, response: Response, *, force: bool = False,
@@ -234,7 +238,8 @@ def analyse_response(session: Session, response: Response, *, force: bool = Fals
     comment = (response.comment or "").strip()
     existing = session.get(ResponseTextAnalysis, response.id)
     if not comment:
-        if existing is not None:
+        # An erased comment keeps its sentiment and topics for the aggregates.
+        if existing is not None and existing.comment_hash != ERASED_COMMENT:
             _unlink(session, response.id)
             session.delete(existing)
             session.flush()
