@@ -1,0 +1,1 @@
+"""Back up and restore one organisation (see service.py); `npsloop backup ...`."""
