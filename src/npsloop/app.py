@@ -10,12 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
-from npsloop.core import outbox
+from npsloop.core import dbfaults, outbox
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
 from npsloop.registry import import_handlers, routers
@@ -93,6 +94,18 @@ def create_app(
             for err in exc.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def database_fault(request: Request, exc: DBAPIError):
+        # Down, restarting, full or read-only: the transaction was rolled back, so the
+        # client may retry (same idempotency key); anything else is a bug and stays a 500.
+        reason = dbfaults.classify(exc)
+        if reason is None:
+            raise exc
+        log.warning("database fault on %s %s: %s", request.method, request.url.path, reason)
+        return JSONResponse({"detail": dbfaults.MESSAGES[reason], "reason": reason},
+                            status_code=503,
+                            headers={"Retry-After": str(dbfaults.RETRY_AFTER_S)})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
