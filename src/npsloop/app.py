@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
-from npsloop.core import dbfaults, outbox
+from npsloop.core import dbfaults, jobs, outbox
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
 from npsloop.registry import import_handlers, routers
@@ -58,7 +58,11 @@ def create_app(
         worker = outbox.WorkerThread(session_factory) if run_worker else None
         if worker:
             worker.start()
+        # Domains' periodic jobs (jobs.py); domains with a router lifespan run their own.
+        job_threads = jobs.start_jobs(session_factory) if run_worker else []
         yield
+        for thread in job_threads:
+            thread.stop()
         if worker:
             worker.stop()
 

@@ -116,7 +116,11 @@ def worker(interval: float = typer.Option(1.0, help="seconds between polls when 
             time.sleep(60)
 
     threading.Thread(target=ticket_clock, name="npsloop-ticket-clock", daemon=True).start()
+    from npsloop.core.jobs import start_jobs
+
+    started = start_jobs(factory)  # every domain's jobs.py (retention, schedules, ...)
     thread = WorkerThread(factory, interval=interval)
+    typer.echo(f"periodic jobs: {', '.join(t.job.name for t in started) or 'none'}")
     typer.echo(f"worker {thread.worker_id} started (outbox, delivery, ticket clock)")
     thread.run()
 

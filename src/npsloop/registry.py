@@ -4,6 +4,7 @@ A domain package (a folder under npsloop/ with __init__.py) is wired in by havin
   models.py   - tables (imported for Alembic and create_all)
   api.py, pages.py, public.py - each with a `router` (mounted by create_app)
   handlers.py - outbox subscribers (imported by the app and by `npsloop worker`)
+  jobs.py     - `JOBS = [core.jobs.PeriodicJob(...)]`, run by `npsloop worker` and serve
   cli.py      - a Typer app named `app`, mounted as `npsloop <domain> ...`
 """
 

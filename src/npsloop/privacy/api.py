@@ -7,11 +7,10 @@ act on the organisation's behalf, and each one is written to the audit log.
 from __future__ import annotations
 
 import json
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -25,19 +24,7 @@ from npsloop.core.deps import SessionDep
 from npsloop.core.timeutil import parse_bound
 from npsloop.privacy import personal_data, retention
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    run = getattr(app.state, "run_worker", app.state.settings.inprocess_worker)
-    job = retention.RetentionJob(app.state.session_factory) if run else None
-    if job is not None:
-        job.start()
-    yield
-    if job is not None:
-        job.stop()
-
-
-router = APIRouter(lifespan=lifespan)
+router = APIRouter()
 api = APIRouter(prefix="/api/v1", tags=["privacy"])
 Manager = Annotated[Principal, Depends(require("privacy:manage"))]
 

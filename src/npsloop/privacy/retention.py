@@ -8,7 +8,6 @@ holds the write lock for long; running it twice changes nothing the second time.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -153,25 +152,3 @@ def run_due(factory: sessionmaker[Session], now: datetime | None = None) -> int:
             apply_retention(session, org_id=org_id, now=now)
             session.commit()
     return len(org_ids)
-
-
-class RetentionJob(threading.Thread):
-    """Checks hourly which organisations are due (serve runs it in-process)."""
-
-    def __init__(self, factory: sessionmaker[Session], interval: float = 3600.0) -> None:
-        super().__init__(name="npsloop-retention", daemon=True)
-        self.factory = factory
-        self.interval = interval
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while True:
-            try:
-                run_due(self.factory)
-            except Exception:  # noqa: BLE001 - the loop must survive a DB hiccup
-                log.exception("retention job failed")
-            if self.stopping.wait(self.interval):
-                return
-
-    def stop(self) -> None:
-        self.stopping.set()
