@@ -18,10 +18,12 @@ from npsloop.core.deps import SessionDep, request_language
 from npsloop.core.timeutil import parse_bound
 from npsloop.tickets import bulk, inbox, metrics, rulebook, service, view
 from npsloop.tickets.history import Actor
+from npsloop.tickets.pages_rules import router as rule_pages
 from npsloop.tickets.service import TicketError
 from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(rule_pages)
 Worker = Annotated[Principal, Depends(require("ticket:work", page=True))]
 Reader = Annotated[Principal, Depends(require("stats:read", page=True))]
 PAGE_SIZE = 50
