@@ -25,21 +25,8 @@
   var SET_OPS = ["in", "not_in"];
   var ATTR_OPS = ["eq", "neq", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "exists", "not_exists"];
 
-  function t(key, params) {
-    var text = S[key] || key;
-    Object.keys(params || {}).forEach(function (n) { text = text.split("{" + n + "}").join(String(params[n])); });
-    return text;
-  }
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      if (name === "text") node.textContent = attrs[name];
-      else if (name === "className") node.className = attrs[name];
-      else node.setAttribute(name, attrs[name]);
-    });
-    (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
-    return node;
-  }
+  var t = window.npsloopUI.translate(S);
+  var el = window.npsloopUI.el;
   function select(options, value, onChange, label) {
     var s = el("select", label ? { "aria-label": label } : {});
     options.forEach(function (o) {
