@@ -116,6 +116,9 @@ def worker(interval: float = typer.Option(1.0, help="seconds between polls when 
             time.sleep(60)
 
     threading.Thread(target=ticket_clock, name="npsloop-ticket-clock", daemon=True).start()
+    from npsloop.outcomes import clock as outcome_clock
+
+    outcome_clock.start(factory)  # daily refit of churn/repurchase models
     thread = WorkerThread(factory, interval=interval)
     typer.echo(f"worker {thread.worker_id} started (outbox, delivery, ticket clock)")
     thread.run()

@@ -109,10 +109,14 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
 
 
 def analyse_demo_text(factory: sessionmaker[Session], org_id: str) -> int:
-    """Sentiment, keywords and topics of every demo comment, in committed batches."""
+    """Sentiment, keywords and topics of every demo comment, in committed batches; then the
+    demo's outcome models and win-back campaign (the models read the topics)."""
+    from npsloop.outcomes.demo import seed_demo_outcomes
     from npsloop.textmining.service import reprocess
 
-    return reprocess(factory, org_id=org_id).analysed
+    analysed = reprocess(factory, org_id=org_id).analysed
+    seed_demo_outcomes(factory, org_id)
+    return analysed
 
 
 def delete_org(session: Session, org_id: str) -> None:
