@@ -76,7 +76,7 @@ def _campaign(session: Session, org_id: str) -> dict[str, Any]:
         return {"winback_contacted": 0}
     holdout = winback.assign_holdout(contact_ids, HOLDOUT_SHARE, SEED)
     risks = dict(session.execute(select(ContactScore.contact_id, ContactScore.churn_risk).where(
-        ContactScore.org_id == org_id, ContactScore.contact_id.in_(contact_ids))).tuples().all())
+        ContactScore.org_id == org_id, ContactScore.contact_id.in_(contact_ids))).all())
     campaign = WinbackCampaign(
         org_id=org_id, name="上月贬损者挽回 · Win back last month's detractors", min_risk=None,
         segment_id=None, holdout_share=HOLDOUT_SHARE, window_days=30, offer_zh=OFFER_ZH,

@@ -146,7 +146,7 @@ def load(session: Session, org_id: str, settings: OutcomeSettings, spec: Feature
     """Training rows (answers whose window is over, with labels) or scoring rows."""
     until = now - timedelta(days=window_days) if training else now
     topic_ids = dict(session.execute(select(TextTopic.key, TextTopic.id).where(
-        TextTopic.org_id == org_id, TextTopic.key.in_(spec.topics))).tuples().all())
+        TextTopic.org_id == org_id, TextTopic.key.in_(spec.topics))).all())
     query = _query(org_id, settings, spec, latest=not training, until=until,
                    window_days=window_days, now=now, topic_ids=topic_ids)
     out = FeatureRows(spec.names(), [], [], [], [], [], [])
