@@ -28,12 +28,12 @@ from npsloop.demo.generate import SEED, DemoRows, new_id
 
 REPURCHASE_EVENT = "order_placed"
 CHURN_EVENT = "subscription_cancelled"
-PLAN_ORDER_DAYS = {"free": 30.0, "plus": 18.0, "vip": 10.0}  # mean days between orders
+PLAN_ORDER_DAYS = {"free": 42.0, "plus": 26.0, "vip": 15.0}  # mean days between orders
 CATEGORY_RATE = {"promoter": 1.35, "passive": 1.0, "detractor": 0.5}
 CANCEL_CHANCE = {"promoter": 0.02, "passive": 0.06, "detractor": 0.16}
 DELIVERY_COMPLAINT_CANCEL = 0.14  # added for a detractor whose complaint was delivery
 AFTER_CANCEL_RATE = 0.25
-HISTORY_DAYS = 60  # orders before the first day of the year, for recency and frequency
+HISTORY_DAYS = 45  # orders before the first day of the year, for recency and frequency
 ORDER_FOLLOWED_SURVEYS = ("checkout", "delivery")
 
 

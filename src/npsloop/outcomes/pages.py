@@ -19,7 +19,7 @@ from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import audit, get_organization
 from npsloop.analytics.filters import FilterError, Filters, parse_filters
 from npsloop.contacts.models import Contact
-from npsloop.core.deps import SessionDep
+from npsloop.core.deps import SessionDep, request_language
 from npsloop.outcomes import model, rates, service, winback
 from npsloop.outcomes.models import ContactScore, Outcome
 from npsloop.referrals.campaigns import reachable_channels
@@ -100,7 +100,14 @@ def _outcomes_context(request: Request, db: SessionDep, org_id: str) -> dict[str
     for outcome in Outcome:
         found = model.latest_model(db, org_id, outcome)
         cards[outcome.value] = model.model_card(found) if found else None
+    from npsloop.textmining.models import TextTopic
+
+    zh = request_language(request) == "zh-CN"
+    topic_names = {key: name_zh if zh else name_en for key, name_zh, name_en in db.execute(
+        select(TextTopic.key, TextTopic.name_zh, TextTopic.name_en)
+        .where(TextTopic.org_id == org_id))}
     return {
+        "topic_names": topic_names,
         "settings": settings, "window": window, "windows": sorted({*WINDOWS, window}),
         "filters": filters, "surveys": surveys,
         "rates": {o.value: rates.outcome_rates(db, org_id, filters, outcome=o,
