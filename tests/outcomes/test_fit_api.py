@@ -102,3 +102,24 @@ def test_fit_scores_and_tenancy(client, db, org, make_org, survey):
     refit = client.post("/api/v1/outcomes/model/fit", headers=org.headers,
                         json={"window_days": 0})
     assert refit.status_code == 422
+
+
+def test_worker_refits_only_stale_models(db, db_factory, org, make_org, survey):
+    from npsloop.outcomes import clock
+    from npsloop.outcomes.models import PropensityModel
+
+    plant(db, org.org_id, survey["id"], seed=9)
+    idle = make_org("Idle")
+    assert clock.refit(db_factory, org_id=idle.org_id, only_stale=False)[0]["error"].startswith(
+        "model:")
+    assert clock.refit(db_factory, org_id="nope")[0]["error"] == "no such organisation"
+    first = clock.refit(db_factory, org_id=org.org_id, only_stale=False)
+    assert first[0]["contacts_scored"] == CONTACTS and first[0]["holdout_auc"]["churn"] > 0.7
+    assert clock.refit(db_factory) == []  # fresh models: nothing to do
+    for row in db.query(PropensityModel).filter_by(org_id=org.org_id):
+        row.fitted_at = row.fitted_at - clock.REFIT_AFTER - timedelta(minutes=1)
+    db.flush()
+    assert clock.stale_orgs(db) == [org.org_id]
+    again = clock.refit(db_factory)
+    assert [r["org_id"] for r in again] == [org.org_id]
+    assert db.query(PropensityModel).filter_by(org_id=org.org_id).count() == 4
