@@ -33,7 +33,7 @@ SEED = "npsloop-demo-winback-v1"
 SENT_DAYS_AGO = 50
 LOOKBACK_DAYS = 60
 HOLDOUT_SHARE = 0.2
-REDEEM_CHANCE = 0.14  # contacted detractors who came back for the coupon
+REDEEM_CHANCE = 0.25  # contacted detractors who came back for the coupon
 OFFER_ZH = "我们很抱歉上次没能让您满意。7 天内下单立减 20 元,优惠码 WINBACK20。"
 OFFER_EN = "We're sorry we let you down last time. Take ¥20 off an order in the next 7 days " \
            "with code WINBACK20."
@@ -78,7 +78,7 @@ def _campaign(session: Session, org_id: str) -> dict[str, Any]:
     risks = dict(session.execute(select(ContactScore.contact_id, ContactScore.churn_risk).where(
         ContactScore.org_id == org_id, ContactScore.contact_id.in_(contact_ids))).all())
     campaign = WinbackCampaign(
-        org_id=org_id, name="上月贬损者挽回 · Win back last month's detractors", min_risk=None,
+        org_id=org_id, name="近期贬损者挽回 · Win back recent detractors", min_risk=None,
         segment_id=None, holdout_share=HOLDOUT_SHARE, window_days=30, offer_zh=OFFER_ZH,
         offer_en=OFFER_EN, channel_ids=[], contacted_count=len(contact_ids) - len(holdout),
         holdout_count=len(holdout), skipped={}, assignment_seed=SEED,
