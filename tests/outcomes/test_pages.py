@@ -64,11 +64,15 @@ def test_settings_form_and_errors(client, org):
 
 def test_roles_and_tenancy(client, db, org, make_org, role_key):
     other = make_org("Other")
+    theirs = client.post("/api/v1/surveys", headers=other.headers,
+                         json={"name": "Theirs", "status": "live"}).json()["id"]
     campaign = WinbackCampaign(org_id=other.org_id, name="Theirs", window_days=30)
     db.add(campaign)
     db.flush()
     login(client, org.owner_email)
     assert client.get(f"/outcomes/winback/{campaign.id}").status_code == 404
+    filtered = client.get(f"/outcomes?survey_id={theirs}&from=2026-02-30&lang=en")
+    assert filtered.status_code == 200 and "<code>from</code>" in filtered.text
     viewer = role_key(org.org_id, "viewer")
     assert client.get("/api/v1/outcomes/rates", headers=viewer).status_code == 200
     for method, path in (("post", "/api/v1/outcomes/model/fit"),

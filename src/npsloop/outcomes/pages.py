@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import audit, get_organization
-from npsloop.analytics.filters import FilterError, Filters, parse_filters
+from npsloop.analytics.filters import FilterError, Filters, check_references, parse_filters
 from npsloop.contacts.models import Contact
 from npsloop.core.deps import SessionDep, request_language
 from npsloop.outcomes import model, rates, service, winback
@@ -61,16 +61,21 @@ def fmt_p(value: float | None) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _filters(request: Request, db: SessionDep, org_id: str) -> Filters:
+def _filters(request: Request, db: SessionDep, org_id: str) -> tuple[Filters, dict[str, str]]:
+    """The page's filters (survey, from, to); a bad one is reported and left out."""
     org = get_organization(db, org_id)
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
-        if key in ("from", "to", "survey_id"):
+        if key in ("from", "to", "survey_id") and value:
             params.setdefault(key, []).append(value)
     try:
-        return parse_filters(params, org.timezone if org else "UTC", strict=False)
-    except FilterError:
-        return Filters()
+        filters = parse_filters(params, org.timezone if org else "UTC", strict=False)
+        check_references(db, org_id, filters)
+    except FilterError as exc:
+        return Filters(), {exc.field: exc.message}
+    except LookupError as exc:
+        return Filters(), {"survey_id": str(exc)}
+    return filters, {}
 
 
 def _window(request: Request, default: int) -> int:
@@ -91,7 +96,7 @@ def _at_risk(db: SessionDep, org_id: str) -> list[Any]:
 def _outcomes_context(request: Request, db: SessionDep, org_id: str) -> dict[str, Any]:
     settings = service.get_settings(db, org_id)
     window = _window(request, settings.window_days)
-    filters = _filters(request, db, org_id)
+    filters, errors = _filters(request, db, org_id)
     from npsloop.surveys.models import Survey
 
     surveys = db.execute(select(Survey.id, Survey.name).where(Survey.org_id == org_id)
@@ -112,7 +117,7 @@ def _outcomes_context(request: Request, db: SessionDep, org_id: str) -> dict[str
         "filters": filters, "surveys": surveys,
         "rates": {o.value: rates.outcome_rates(db, org_id, filters, outcome=o,
                                                window_days=window) for o in Outcome},
-        "cards": cards, "at_risk": _at_risk(db, org_id), "errors": {}, "notice": "",
+        "cards": cards, "at_risk": _at_risk(db, org_id), "errors": errors, "notice": "",
     }
 
 
