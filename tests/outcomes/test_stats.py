@@ -62,3 +62,12 @@ def test_no_difference_and_undefined_cases() -> None:
     everyone = stats.difference(stats.rate(10, 10), stats.rate(12, 12))
     assert everyone.p_value is None and not everyone.significant
     assert stats.two_proportion_test(1, 0, 1, 5) == (None, None)
+
+
+def test_minimum_detectable_difference_by_hand() -> None:
+    # p = 0.5, 100 vs 100: (1.95996 + 0.84162) * sqrt(0.25 * 0.02) = 0.19810.
+    assert stats.minimum_detectable_difference(0.5, 100, 100) == pytest.approx(0.19810, abs=1e-5)
+    # Four times the people halve it.
+    assert stats.minimum_detectable_difference(0.5, 400, 400) == pytest.approx(0.09905, abs=1e-5)
+    assert stats.minimum_detectable_difference(None, 10, 10) is None
+    assert stats.minimum_detectable_difference(0.3, 0, 10) is None

@@ -158,6 +158,8 @@ def test_effect_counts_outcomes_in_the_window_after_the_send(client, db, org, at
     assert repurchase["effect"]["difference"] == pytest.approx(0.8 - 1 / 3)
     assert repurchase["effect"]["low"] == pytest.approx(expected.low)
     assert repurchase["effect"]["p_value"] == pytest.approx(expected.p_value)
+    assert repurchase["detectable"] == pytest.approx(
+        stats.minimum_detectable_difference(1 / 3, 5, 3))
     churn = effect["outcomes"]["churn"]["groups"]
     assert (churn["contacted"]["events"], churn["holdout"]["events"]) == (0, 1)
     # Another organisation sees neither the campaign nor its effect.

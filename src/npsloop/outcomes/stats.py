@@ -93,3 +93,18 @@ def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float | Non
         return None, None
     z = (x1 / n1 - x2 / n2) / math.sqrt(variance)
     return z, float(2 * norm.sf(abs(z)))
+
+
+Z_80 = 0.8416212335729143  # one-sided normal quantile for 80% power
+
+
+def minimum_detectable_difference(base_rate: float | None, n1: int, n2: int,
+                                  z_alpha: float = Z_95, z_power: float = Z_80
+                                  ) -> float | None:
+    """The smallest true difference two groups of n1 and n2 would detect with 80% power at
+    the 5% level (normal approximation around `base_rate`): a "not significant" effect
+    smaller than this says little, one larger than it was unlikely to be missed."""
+    if base_rate is None or n1 == 0 or n2 == 0:
+        return None
+    spread = base_rate * (1 - base_rate) * (1 / n1 + 1 / n2)
+    return (z_alpha + z_power) * math.sqrt(spread)

@@ -212,10 +212,12 @@ def effect(session: Session, org_id: str, campaign: WinbackCampaign,
         counts = {group: (int(n), int(k or 0)) for group, n, k in rows}
         groups = {g.value: stats.rate(counts.get(g.value, (0, 0))[1],
                                       counts.get(g.value, (0, 0))[0]) for g in Group}
+        contacted, holdout = groups[Group.contacted.value], groups[Group.holdout.value]
         out["outcomes"][outcome.value] = {
             "groups": {k: v.as_dict() for k, v in groups.items()},
-            "effect": stats.difference(groups[Group.contacted.value],
-                                       groups[Group.holdout.value]).as_dict()}
+            "effect": stats.difference(contacted, holdout).as_dict(),
+            "detectable": stats.minimum_detectable_difference(holdout.rate, contacted.n,
+                                                              holdout.n)}
     return out
 
 
