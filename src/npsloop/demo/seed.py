@@ -109,10 +109,14 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
 
 
 def analyse_demo_text(factory: sessionmaker[Session], org_id: str) -> int:
-    """Sentiment, keywords and topics of every demo comment, in committed batches."""
+    """Sentiment, keywords and topics of every demo comment, in committed batches; then the
+    demo's outcome models and win-back campaign (the models read the topics)."""
+    from npsloop.outcomes.demo import seed_demo_outcomes
     from npsloop.textmining.service import reprocess
 
-    return reprocess(factory, org_id=org_id).analysed
+    analysed = reprocess(factory, org_id=org_id).analysed
+    seed_demo_outcomes(factory, org_id)
+    return analysed
 
 
 def delete_org(session: Session, org_id: str) -> None:
@@ -155,6 +159,7 @@ def _create(session: Session, responses: int, today: date) -> dict[str, Any]:
     session.flush()
     rows = build(org_id=org.id, survey_ids=survey_ids, responses=responses, anchor=today, tz=tz)
     _bulk_insert(session, rows)
+    behaviour = _insert_behaviour(session, rows, org.id, survey_ids, tz)
     audit(session, org_id=org.id, actor="npsloop demo", action="demo.seed",
           detail={"responses": len(rows.responses)})
     return {
@@ -169,6 +174,7 @@ def _create(session: Session, responses: int, today: date) -> dict[str, Any]:
         "contacts": len(rows.contacts),
         "responses": len(rows.responses),
         "answers": len(rows.answers),
+        "behaviour_events": behaviour,
         "comments": sum(1 for r in rows.responses if r["comment"]),
         "from": rows.first_day.isoformat() if rows.first_day else None,
         "to": rows.last_day.isoformat() if rows.last_day else None,
@@ -182,3 +188,15 @@ def _bulk_insert(session: Session, rows: DemoRows) -> None:
                         (ResponseAnswer.__table__, rows.answers)):
         for start in range(0, len(data), BATCH):
             session.execute(insert(table), data[start:start + BATCH])
+
+
+def _insert_behaviour(session: Session, rows: DemoRows, org_id: str,
+                      survey_ids: dict[str, str], tz: ZoneInfo) -> int:
+    """Orders and cancellations that follow what each customer said (demo/behaviour.py)."""
+    from npsloop.contacts.models import Event
+    from npsloop.demo.behaviour import build_events
+
+    events = build_events(rows, org_id, {v: k for k, v in survey_ids.items()}, tz)
+    for start in range(0, len(events), BATCH):
+        session.execute(insert(Event.__table__), events[start:start + BATCH])
+    return len(events)
