@@ -14,6 +14,7 @@ from typing import Any
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.graphics.shapes import Drawing, Line, String
+from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -82,6 +83,7 @@ def trend_chart(rows: list[Any], width: float, label_nps: str) -> Drawing:
     chart.valueAxis.labels.fontSize = 7
     chart.lines[0].strokeColor = BLUE
     chart.lines[0].strokeWidth = 2
+    chart.lines[0].symbol = makeMarker("FilledCircle", size=3)
     chart.joinedLines = 1
     drawing.add(chart)
     if chart.valueAxis.valueMin < 0 < chart.valueAxis.valueMax:
@@ -163,7 +165,7 @@ def render_pdf(content: DigestContent) -> bytes:
     ]))
     story += [table, Paragraph(_escape(t(f"reports.digest.trend_{view['trend_bucket']}")),
                                styles["h2"])]
-    if view["trend"]:
+    if sum(r.nps is not None for r in view["trend"]) >= 2:  # a line needs two points
         story.append(trend_chart(view["trend"], width, t("reports.digest.nps")))
     else:
         story.append(Paragraph(_escape(t("reports.digest.no_relationship")), styles["muted"]))
