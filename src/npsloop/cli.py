@@ -90,8 +90,8 @@ def serve(
 @app.command()
 def worker(interval: float = typer.Option(1.0, help="seconds between polls when idle")) -> None:
     """Run every background job of one worker process: the outbox (text analysis, rules,
-    webhooks), notification delivery and the ticket SLA/follow-up clock. Several may run
-    against PostgreSQL; each claims its work, so nothing is done twice."""
+    webhooks), notification delivery, the ticket SLA/follow-up clock and digest reports.
+    Several may run against PostgreSQL; each claims its work, so nothing is done twice."""
     import threading
 
     from npsloop.core.db import utcnow
@@ -116,8 +116,11 @@ def worker(interval: float = typer.Option(1.0, help="seconds between polls when 
             time.sleep(60)
 
     threading.Thread(target=ticket_clock, name="npsloop-ticket-clock", daemon=True).start()
+    from npsloop.reports.jobs import DigestJob
+
+    DigestJob(factory).start()  # digest reports, once per period (claimed per run)
     thread = WorkerThread(factory, interval=interval)
-    typer.echo(f"worker {thread.worker_id} started (outbox, delivery, ticket clock)")
+    typer.echo(f"worker {thread.worker_id} started (outbox, delivery, ticket clock, digests)")
     thread.run()
 
 

@@ -102,10 +102,12 @@ def save_digest(session: Session, org_id: str, body: Mapping[str, Any],
         raise ReportError("enabled", "must be true or false")
     recipients = (_recipients(body["recipients"]) if "recipients" in body or creating
                   else current.recipients)
-    channel_id = body.get("channel_id", current.channel_id)
-    channel = notify.get_channel(session, org_id, channel_id) if channel_id else None
-    if channel is None or channel.kind != "email":
-        raise ReportError("channel_id", "must be one of this organisation's email channels")
+    # Without a channel the digest can be previewed and downloaded but is not sent.
+    channel_id = body.get("channel_id", current.channel_id) or None
+    if channel_id is not None:
+        channel = notify.get_channel(session, org_id, str(channel_id))
+        if channel is None or channel.kind != "email":
+            raise ReportError("channel_id", "must be one of this organisation's email channels")
     pairs = (service.validate_filters(session, org_id, org_tz(session, org_id),
                                       body.get("filters"))
              if "filters" in body or creating else current.filters)

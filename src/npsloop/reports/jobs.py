@@ -57,9 +57,13 @@ def period_of(run: DigestRun, digest: Digest, tz: str) -> Period:
     return month_period(first, day_of_month=digest.day_of_month, hour=digest.hour, tz=tz)
 
 
-def open_due_runs(session: Session, worker_id: str, now: datetime) -> None:
+def open_due_runs(session: Session, worker_id: str, now: datetime,
+                  org_id: str | None = None) -> None:
     """Inserts a claimed run for every digest whose period is due and has none yet."""
-    for digest in session.scalars(select(Digest).where(Digest.enabled.is_(True))).all():
+    query = select(Digest).where(Digest.enabled.is_(True), Digest.channel_id.is_not(None))
+    if org_id is not None:
+        query = query.where(Digest.org_id == org_id)
+    for digest in session.scalars(query).all():
         tz = digests.org_tz(session, digest.org_id)
         period = due_period(frequency=digest.frequency, weekday=digest.weekday,
                             day_of_month=digest.day_of_month, hour=digest.hour, tz=tz, now=now)
@@ -84,13 +88,17 @@ def open_due_runs(session: Session, worker_id: str, now: datetime) -> None:
         session.commit()
 
 
-def claim(session: Session, worker_id: str, now: datetime) -> list[str]:
+def claim(session: Session, worker_id: str, now: datetime,
+          org_id: str | None = None) -> list[str]:
     """Leases the runs due for (another) attempt; returns the ids this worker won."""
     free = or_(DigestRun.claimed_until.is_(None), DigestRun.claimed_until < now,
                DigestRun.claimed_by == worker_id)
     due = and_(DigestRun.status == RunStatus.sending.value,
                or_(DigestRun.next_attempt_at.is_(None), DigestRun.next_attempt_at <= now))
-    candidates = list(session.scalars(select(DigestRun.id).where(due, free)))
+    query = select(DigestRun.id).where(due, free)
+    if org_id is not None:
+        query = query.where(DigestRun.org_id == org_id)
+    candidates = list(session.scalars(query))
     session.commit()
     won = []
     for run_id in candidates:
@@ -136,14 +144,15 @@ def send_run(session: Session, run_id: str, worker_id: str, box: SecretBox, *,
 
 
 def run_once(factory: sessionmaker[Session], worker_id: str, box: SecretBox, *,
-             min_n: int | None = None, now: datetime | None = None) -> JobResult:
+             min_n: int | None = None, now: datetime | None = None,
+             org_id: str | None = None) -> JobResult:
     moment = now or utcnow()
     threshold = min_n if min_n is not None else get_settings().min_responses_for_stats
     sent: list[str] = []
     failed: list[str] = []
     with factory() as session:
-        open_due_runs(session, worker_id, moment)
-        for run_id in claim(session, worker_id, moment):
+        open_due_runs(session, worker_id, moment, org_id)
+        for run_id in claim(session, worker_id, moment, org_id):
             ok = send_run(session, run_id, worker_id, box, min_n=threshold, now=moment)
             (sent if ok else failed).append(run_id)
     return JobResult(sent, failed)
