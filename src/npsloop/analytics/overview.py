@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -121,12 +121,48 @@ def relationship_filters(filters: Filters) -> Filters:
     return replace(filters, nps_type="relationship")
 
 
+FALLBACK_DAYS = 30
+
+
+def relationship_trend(session: Session, *, org_id: str, filters: Filters, tz: str,
+                       min_n: int = 30) -> Trend:
+    """Relationship NPS by month, or by quarter when over a quarter of the months are empty
+    (a quarterly programme): a line of isolated monthly dots says less than four quarters."""
+    rel = relationship_filters(filters)
+    monthly = trends.trend(session, org_id=org_id, filters=rel, bucket="month", tz=tz,
+                           min_n=min_n)
+    answered = [p for p in monthly.points if p.counts.n]
+    if answered:
+        first = monthly.points.index(answered[0])
+        last = monthly.points.index(answered[-1])
+        if len(answered) * 4 < (last - first + 1) * 3:  # more than a quarter empty
+            return trends.trend(session, org_id=org_id, filters=rel, bucket="quarter", tz=tz,
+                                min_n=min_n)
+    return monthly
+
+
+def recent_movers(session: Session, *, org_id: str, filters: Filters, tz: str, min_n: int,
+                  lang: str, now: datetime | None) -> MoverReport:
+    """Movers over the filtered range against the range before it; when nothing can be
+    compared (no data before a long range), the range's last 30 days against the 30 days
+    before them. The report carries the windows it used."""
+    report = movers(session, org_id=org_id, filters=filters, tz=tz, min_n=min_n, lang=lang,
+                    now=now)
+    span = report.current_to - report.current_from
+    if report.tested or span <= timedelta(days=FALLBACK_DAYS):
+        return report
+    recent = replace(filters, date_from=report.current_to - timedelta(days=FALLBACK_DAYS),
+                     date_to=report.current_to)
+    return movers(session, org_id=org_id, filters=recent, tz=tz, min_n=min_n, lang=lang,
+                  now=now)
+
+
 def overview(
     session: Session, *, org_id: str, filters: Filters, tz: str, min_n: int = 30,
     bucket: str = "month", lang: str = "en", now: datetime | None = None,
 ) -> Overview:
-    relationship = trends.trend(session, org_id=org_id, filters=relationship_filters(filters),
-                                bucket=bucket, tz=tz, min_n=min_n)
+    relationship = relationship_trend(session, org_id=org_id, filters=filters, tz=tz,
+                                      min_n=min_n)
     total = None
     if relationship.points:
         counts = relationship.points[0].counts
@@ -146,6 +182,6 @@ def overview(
         stages=stages,
         volume=volume,
         response_rate=response_rate(session, org_id=org_id, filters=filters),
-        movers=movers(session, org_id=org_id, filters=filters, tz=tz, min_n=min_n, lang=lang,
-                      now=now),
+        movers=recent_movers(session, org_id=org_id, filters=filters, tz=tz, min_n=min_n,
+                             lang=lang, now=now),
     )

@@ -61,17 +61,15 @@ def build(session: Session, *, org_id: str, filters: Filters, period: Period, fr
     in_period = replace(filters, date_from=period.start, date_to=period.end)
     headline = trends.period_change(session, org_id=org_id, filters=in_period, min_n=min_n)
     assert headline is not None  # both bounds are set
-    # Relationship surveys run monthly or quarterly: their trend is by month even in a
-    # weekly digest (weekly buckets would be mostly empty).
-    bucket = "month"
     view = org_overview.overview(session, org_id=org_id, filters=in_period, tz=tz,
-                                 min_n=min_n, bucket=bucket, lang=language, now=now)
-    # The relationship trend looks back over twelve buckets, not just the period.
-    window = replace(filters, date_from=trend_start(period, bucket, tz), date_to=period.end)
-    relationship = trends.trend(session, org_id=org_id,
-                                filters=org_overview.relationship_filters(window),
-                                bucket=bucket, tz=tz, min_n=min_n)
+                                 min_n=min_n, lang=language, now=now)
+    # The relationship trend looks back over twelve months, not just the period (and by
+    # quarter for a quarterly programme: overview.relationship_trend decides).
+    window = replace(filters, date_from=trend_start(period, "month", tz), date_to=period.end)
+    relationship = org_overview.relationship_trend(session, org_id=org_id, filters=window,
+                                                   tz=tz, min_n=min_n)
     view = replace(view, relationship=relationship)
+    bucket = relationship.bucket
     return DigestContent(
         org_name=org.name if org else "", language=language, frequency=frequency,
         period=period, tz=tz, headline=headline, overview=view, trend_bucket=bucket,

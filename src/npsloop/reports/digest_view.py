@@ -33,6 +33,13 @@ def bar(value: float | None) -> float:
     return 0.0 if value is None else round(min(abs(value), 100.0), 1)
 
 
+def bucket_label(key: str, bucket: str) -> str:
+    """'2026-04-01' as '2026 Q2' (quarters) or '2026-04' (months)."""
+    if bucket == "quarter":
+        return f"{key[:4]} Q{(int(key[5:7]) - 1) // 3 + 1}"
+    return key[:7]
+
+
 @dataclass(frozen=True)
 class Row:
     label: str
@@ -90,7 +97,8 @@ def display(content: DigestContent) -> dict[str, Any]:
             "promoters": head.current.promoter_share, "passives": head.current.passive_share,
             "detractors": head.current.detractor_share,
         },
-        "trend": [row(p.key, p.summary) for p in view.relationship.points],
+        "trend": [row(bucket_label(p.key, content.trend_bucket), p.summary)
+                  for p in view.relationship.points],
         "trend_bucket": content.trend_bucket,
         "stages": [row(f"{s.stage} · {s.touchpoint}" if s.touchpoint else s.stage, s.summary)
                    for s in view.stages[:MAX_STAGE_ROWS]],

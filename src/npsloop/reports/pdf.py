@@ -73,8 +73,7 @@ def trend_chart(rows: list[Any], width: float, label_nps: str) -> Drawing:
     chart.valueAxis.valueMin = round(low - span * 0.15)
     chart.valueAxis.valueMax = round(high + span * 0.15)
     chart.data = [[v if v is not None else None for v in values]]
-    # Month buckets ("2026-05-01") read as "26-05".
-    chart.categoryAxis.categoryNames = [r.label[2:7] for r in rows]
+    chart.categoryAxis.categoryNames = [r.label for r in rows]
     chart.categoryAxis.labels.fontName = _font()
     chart.categoryAxis.labels.fontSize = 7
     chart.categoryAxis.labels.angle = 30
