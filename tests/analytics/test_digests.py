@@ -257,3 +257,32 @@ def test_digest_api_preview_pdf_and_errors(client, org, make_org, role_key, db):
     assert client.get(path, headers=other.headers).status_code == 404
     assert client.get(f"{path}/pdf", headers=other.headers).status_code == 404
     assert client.delete(path, headers=org.headers).status_code == 204
+
+
+def test_cli_sends_the_last_period_now(world, backend, monkeypatch):
+    from typer.testing import CliRunner
+
+    from npsloop.core.config import get_settings
+    from npsloop.reports.cli import app
+
+    factory, ids, inbox = world
+    monkeypatch.setenv("NPSLOOP_DATABASE_URL", backend.url)
+    monkeypatch.setenv("NPSLOOP_SECRET_KEY", "digest-test-secret-key")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        missing = runner.invoke(app, ["send", "--org", "no-such-org", "--now"])
+        assert missing.exit_code == 2 and "--org" in missing.output
+        sent = runner.invoke(app, ["send", "--org", ids["org"], "--now"])
+    finally:
+        get_settings.cache_clear()
+    assert sent.exit_code == 0, sent.output
+    assert "sent" in sent.output and "boss@example.test" in sent.output
+    [(recipients, mail)] = inbox.messages
+    assert recipients == ["boss@example.test"] and "NPS 周报" in mail["Subject"]
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_content().startswith(b"%PDF-")
+    # Off-schedule: it does not count as the period's scheduled run.
+    with factory() as session:
+        assert session.scalars(select(DigestRun).where(
+            DigestRun.digest_id == ids["digest"])).all() == []

@@ -40,6 +40,14 @@ def bucket_label(key: str, bucket: str) -> str:
     return key[:7]
 
 
+def leading_empty_dropped(points: list[Any]) -> list[Any]:
+    """The trend from its first answered bucket (the window may start before the data)."""
+    for index, point in enumerate(points):
+        if point.summary.n:
+            return points[index:]
+    return []
+
+
 @dataclass(frozen=True)
 class Row:
     label: str
@@ -98,7 +106,7 @@ def display(content: DigestContent) -> dict[str, Any]:
             "detractors": head.current.detractor_share,
         },
         "trend": [row(bucket_label(p.key, content.trend_bucket), p.summary)
-                  for p in view.relationship.points],
+                  for p in leading_empty_dropped(view.relationship.points)],
         "trend_bucket": content.trend_bucket,
         "stages": [row(f"{s.stage} · {s.touchpoint}" if s.touchpoint else s.stage, s.summary)
                    for s in view.stages[:MAX_STAGE_ROWS]],
