@@ -128,7 +128,7 @@ def test_widget_numbers_match_the_statistics_module(client, db, org, data):
     assert narrowed["nps"]["nps"] == summarize(10, 10, 30).nps
 
 
-def test_relative_period_and_filter_errors(client, org, data):
+def test_relative_period_and_filter_errors(client, org):
     bad = client.post("/api/v1/dashboards", headers=org.headers, json={
         "name": "x", "filters": {"chanel": "app"}})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == [
@@ -152,7 +152,7 @@ def test_relative_period_and_filter_errors(client, org, data):
     assert made.json()["filters"] == {"channel": "app", "period": "12m"}
 
 
-def test_edit_reorder_remove_and_roles(client, db, org, make_org, role_key, data):
+def test_edit_reorder_remove_and_roles(client, db, org, make_org, role_key):
     dashboard = _create(client, org)
     ids = [w["id"] for w in dashboard["widgets"]]
     path = f"/api/v1/dashboards/{dashboard['id']}"
@@ -193,7 +193,7 @@ def test_edit_reorder_remove_and_roles(client, db, org, make_org, role_key, data
     assert client.get(path, headers=org.headers).status_code == 404
 
 
-def test_private_dashboards_are_their_owners(client, db, org, make_user, data):
+def test_private_dashboards_are_their_owners(db, org, make_user):
     from npsloop.reports import service as reports
     from npsloop.reports.models import Dashboard
 

@@ -73,8 +73,6 @@ def test_overview_numbers_match_trends_and_stats(db, org, surveys):
     assert ("touchpoint", "courier") not in found  # 20,5,5 -> 21,4,5 is noise
     assert report.tested >= 4
 
-
-def test_movers_fall_back_to_the_last_30_days(db, org, surveys):
     # A year with nothing before it: compare the last 30 days with the 30 before them.
     add_scores(db, org.org_id, surveys["checkout"], counts_scores(40, 5, 5),
                at=NOW - timedelta(days=45))
