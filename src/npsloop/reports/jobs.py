@@ -33,6 +33,7 @@ from npsloop.notify.service import secret_box
 from npsloop.reports import digests, mailer
 from npsloop.reports.models import Digest, DigestRun, RunStatus
 from npsloop.reports.schedule import Period, due_period, month_period, week_period
+from npsloop.reports.service import ReportError
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
@@ -127,9 +128,16 @@ def send_run(session: Session, run_id: str, worker_id: str, box: SecretBox, *,
                                  now=now)
         result = mailer.send(sender, mail, message_id=run.id, recipients=digest.recipients)
         outcome, error = result.outcome, result.error or ""
-    except mailer.DigestMailError as exc:
-        outcome, error = Outcome.failed, exc.message
+    except (mailer.DigestMailError, ReportError) as exc:  # settings problem: will not heal
+        outcome, error = Outcome.failed, f"{exc.field}: {exc.message}"
     except OSError as exc:  # connection refused, timeout: SMTP is down, try later
+        outcome, error = Outcome.retry, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - recorded and retried with backoff, not lost
+        log.exception("digest run %s failed", run_id)
+        session.rollback()
+        run = session.get(DigestRun, run_id)
+        assert run is not None
+        run.attempts += 1
         outcome, error = Outcome.retry, f"{type(exc).__name__}: {exc}"
     run.error = error[:2000]
     run.claimed_until = None
