@@ -126,3 +126,28 @@ def test_dashboard_page_shows_the_overview(client, db, org, surveys):
     assert html.escape(f"{diff:+.1f}") in movers_block
     zh = client.get(f"/?from={start}&to={end}&lang=zh-CN").text
     assert "各旅程阶段触点 NPS" in zh and "dashboard.overview" not in zh
+
+
+def test_segment_movers_use_the_segment_filter(db, org):
+    from npsloop.contacts.segments import create_segment
+
+    survey = create_survey(db, org_id=org.org_id, data=SurveyCreate(
+        name="Any", nps_type="touchpoint", status="live", drivers=[]))
+    vip = add_contact(db, org.org_id, tags=["vip"])
+    other = add_contact(db, org.org_id, tags=[])
+    segment = create_segment(db, org_id=org.org_id, name="VIP", rules={
+        "match": "all", "conditions": [{"field": "tags", "operator": "has_any",
+                                        "value": ["vip"]}]})
+    add_scores(db, org.org_id, survey.id, counts_scores(40, 5, 5), contact=vip,
+               at=NOW - timedelta(days=25))
+    add_scores(db, org.org_id, survey.id, counts_scores(10, 5, 35), contact=vip,
+               at=NOW - timedelta(days=5))
+    add_scores(db, org.org_id, survey.id, counts_scores(20, 5, 5), contact=other,
+               at=NOW - timedelta(days=25))
+    last_20 = Filters(date_from=NOW - timedelta(days=20), date_to=NOW)
+    report = movers.movers(db, org_id=org.org_id, filters=last_20, tz=TZ,
+                           dimensions=["segment"], now=NOW)
+    [mover] = report.movers
+    assert (mover.key, mover.label) == (segment.id, "VIP")
+    expected = compare(summarize(40, 5, 5), summarize(10, 5, 35))
+    assert (mover.change.difference, mover.change.z) == (expected.difference, expected.z)

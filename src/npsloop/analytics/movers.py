@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from npsloop.analytics import service
-from npsloop.analytics.filters import Filters, apply_filters
+from npsloop.analytics.filters import Filters, apply_filters, resolve_segment
 from npsloop.analytics.stats import NpsCounts, NpsDifference, NpsSummary
 from npsloop.analytics.trends import honest_change
 from npsloop.core.db import utcnow
@@ -26,8 +26,10 @@ from npsloop.responses.models import Response
 
 # What can move: survey-level dimensions, response dimensions, and text-mining topics.
 MOVER_DIMENSIONS = ("touchpoint", "journey_stage", "survey", "channel", "language",
-                    "lifecycle_stage", "topic")
-DEFAULT_DIMENSIONS = ("touchpoint", "journey_stage", "channel", "topic")
+                    "lifecycle_stage", "segment", "topic")
+DEFAULT_DIMENSIONS = ("touchpoint", "journey_stage", "channel", "segment", "topic")
+# Saved contact segments compared per report (two aggregates each), most recent first.
+MAX_SEGMENTS = 20
 DEFAULT_DAYS = 30
 
 
@@ -105,11 +107,36 @@ def _topic_counts(session: Session, org_id: str, filters: Filters, lang: str
     }
 
 
+def _segment_summaries(session: Session, org_id: str, filters: Filters, min_n: int
+                       ) -> dict[str, tuple[str, NpsSummary]]:
+    """NPS of the responses of each saved contact segment (analytics.filters' segment
+    filter, the same one every statistics URL takes as `segment=`)."""
+    try:
+        from npsloop.contacts.models import Segment
+    except ImportError:
+        return {}
+    segments = session.execute(
+        select(Segment.id, Segment.name).where(Segment.org_id == org_id)
+        .order_by(Segment.created_at.desc()).limit(MAX_SEGMENTS)).all()
+    out: dict[str, tuple[str, NpsSummary]] = {}
+    for segment_id, name in segments:
+        scoped = replace(filters, segment_id=segment_id, segment_clause=None)
+        try:
+            resolve_segment(session, org_id, scoped)
+        except (LookupError, ValueError):
+            continue  # a rule that no longer resolves is not a mover
+        out[segment_id] = (name, service.nps(session, org_id=org_id, filters=scoped,
+                                             min_n=min_n))
+    return out
+
+
 def group_summaries(session: Session, *, org_id: str, filters: Filters, dimension: str,
                     tz: str, min_n: int, lang: str = "en"
                     ) -> dict[str, tuple[str, NpsSummary]]:
     """key -> (label, summary) of one dimension, from analytics.service.nps_by (or the topic
     join); groups without a key (no touchpoint, no channel) are left out."""
+    if dimension == "segment":
+        return _segment_summaries(session, org_id, filters, min_n)
     if dimension == "topic":
         return {key: (label, counts.summary(min_n)) for key, (label, counts)
                 in _topic_counts(session, org_id, filters, lang).items()}
