@@ -19,6 +19,7 @@ from fastapi.responses import Response as HttpResponse
 from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import get_organization
 from npsloop.core.deps import LangDep, SessionDep, SettingsDep
+from npsloop.notify.service import secret_box
 from npsloop.reports import digest_api, jobs, service, widgets
 from npsloop.reports.models import Dashboard, DashboardWidget
 
@@ -26,7 +27,8 @@ from npsloop.reports.models import Dashboard, DashboardWidget
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     run = getattr(app.state, "run_worker", app.state.settings.inprocess_worker)
-    job = jobs.DigestJob(app.state.session_factory) if run else None
+    job = jobs.DigestJob(app.state.session_factory,
+                         box=secret_box(app.state.settings)) if run else None
     if job is not None:
         job.start()
     yield
