@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import get_organization
-from npsloop.analytics import service
+from npsloop.analytics import overview, service
 from npsloop.analytics.stats import NpsSummary, compare, summarize
 from npsloop.core.deps import LangDep, SessionDep, SettingsDep
 from npsloop.core.i18n import Translator
@@ -201,7 +201,7 @@ def chart_data(
         "labels": {
             key: t(f"dashboard.chart.{key}")
             for key in (
-                "nps", "responses", "margin", "week", "score", "share", "too_few",
+                "nps", "responses", "margin", "week", "month", "score", "share", "too_few",
                 "promoters", "passives", "detractors", "band",
             )
         },
@@ -275,12 +275,19 @@ def dashboard(
     histogram = service.histogram(db, org_id=principal.org_id, filters=current)
     weekly = service.nps_by(db, org_id=principal.org_id, filters=current, group_by="week",
                             tz=tz, min_n=min_n)
+    org_view = overview.overview(db, org_id=principal.org_id, filters=current, tz=tz,
+                                 min_n=min_n, bucket="month", lang=lang)
+    charts = chart_data(histogram, overall.n, weekly, t)
+    charts["relationship"] = [{"week": p.key, **_summary_json(p.summary)}
+                              for p in org_view.relationship.points]
+    charts["relationship_unit"] = t(f"dashboard.chart.{org_view.relationship.bucket}")
     context.update(
+        org_view=org_view, zone=ZoneInfo(tz), one_us=timedelta(microseconds=1),
         overall=overall,
         by_survey=service.nps_by_survey(db, org_id=principal.org_id, filters=current,
                                         min_n=min_n),
         comments=_comments(db, principal.org_id, current, tz, names),
-        charts=chart_data(histogram, overall.n, weekly, t),
+        charts=charts,
         weeks=len(weekly),
     )
     return render(request, "dashboard.html", context)

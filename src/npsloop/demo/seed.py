@@ -97,6 +97,7 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
     the historical rows were bulk-inserted without outbox events)."""
     from npsloop.contacts.attributes import discover
     from npsloop.plans.demo import seed_demo_plans_and_referrals
+    from npsloop.reports.demo import seed_demo_reports
     from npsloop.tickets.demo import seed_demo_rules
 
     with factory() as session:
@@ -104,8 +105,9 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
         discover(session, org_id=org_id)
         rules = seed_demo_rules(session, org_id)
         extras = seed_demo_plans_and_referrals(session, org_id)
+        reports = seed_demo_reports(session, org_id)
         session.commit()
-    return {"rules": rules, "plans_and_referrals": extras}
+    return {"rules": rules, "plans_and_referrals": extras, "reports": reports}
 
 
 def analyse_demo_text(factory: sessionmaker[Session], org_id: str) -> int:

@@ -82,7 +82,8 @@
   }
 
   /* ---- Weekly trend: NPS line, its 95% band (stacked lower + width), volume bars ---- */
-  function trendOption(weeks, chartWidth) {
+  function trendOption(weeks, chartWidth, unit) {
+    var unitLabel = unit || labels.week;
     var axis = weeks.map(function (w) { return w.week; });
     var lower = [];
     var spread = [];
@@ -119,10 +120,10 @@
         formatter: function (params) {
           var w = weeks[params[0].dataIndex];
           if (w.nps === null) {
-            return "<div style=\"font-weight:600\">" + escapeHtml(labels.week) + " " +
+            return "<div style=\"font-weight:600\">" + escapeHtml(unitLabel) + " " +
               escapeHtml(w.week) + "</div><div>n = 0</div>";
           }
-          var html = "<div style=\"font-weight:600;margin-bottom:4px\">" + escapeHtml(labels.week) +
+          var html = "<div style=\"font-weight:600;margin-bottom:4px\">" + escapeHtml(unitLabel) +
             " " + escapeHtml(w.week) + "</div>" +
             "<div><b style=\"font-size:16px\">" + fixed(w.nps, 1) + "</b> ± " +
             fixed(w.margin_of_error, 1) + " <span style=\"color:" + color.muted + "\">(" +
@@ -291,6 +292,12 @@
 
   if (data.weekly && data.weekly.length) {
     mount("chart-trend", function (width) { return trendOption(data.weekly, width); });
+  }
+  // The organisation overview: relationship NPS by month (same drawing, monthly buckets).
+  if (data.relationship && data.relationship.length) {
+    mount("chart-relationship", function (width) {
+      return trendOption(data.relationship, width, data.relationship_unit);
+    });
   }
   if (data.histogram) {
     mount("chart-histogram", function () { return histogramOption(data.histogram); });
