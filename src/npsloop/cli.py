@@ -116,8 +116,12 @@ def worker(interval: float = typer.Option(1.0, help="seconds between polls when 
             time.sleep(60)
 
     threading.Thread(target=ticket_clock, name="npsloop-ticket-clock", daemon=True).start()
+    from npsloop.distribution.dispatch import DistributionJob
+
+    DistributionJob(factory).start()  # schedules, campaign sends, invitation delivery status
     thread = WorkerThread(factory, interval=interval)
-    typer.echo(f"worker {thread.worker_id} started (outbox, delivery, ticket clock)")
+    typer.echo(f"worker {thread.worker_id} started (outbox, delivery, ticket clock, "
+               "distribution)")
     thread.run()
 
 
