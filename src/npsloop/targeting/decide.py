@@ -40,6 +40,9 @@ from npsloop.targeting.models import Trigger
 
 # An event older than this (plus the trigger's delay) is history, not a moment to ask about.
 STALE_AFTER = timedelta(hours=48)
+# Events stored by `POST /api/v1/triggers`: the caller already has its answer, so the outbox
+# trigger handler does not decide on them a second time.
+EVENT_SOURCE = "trigger_api"
 # How long an invitation stays usable after its send time.
 EXPIRES_AFTER = {"widget": timedelta(days=7), "api": timedelta(days=14)}
 DEFAULT_EXPIRY = timedelta(days=14)
@@ -113,7 +116,9 @@ def decide_for_contact(
     lookup, as the outbox handler does for a batch of events."""
     now = now or utcnow()
     source = source or ("widget" if channel == "widget" else "api")
-    if channel == "widget":
+    # The widget asking what to show gets a waiting invitation first; a trigger firing
+    # (source "trigger") decides afresh.
+    if channel == "widget" and source != "trigger":
         pending = due_widget_invitation(session, org_id=org_id, contact_id=contact.id,
                                         now=now, survey_id=survey_id)
         if pending is not None:
