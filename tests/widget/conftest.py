@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from npsloop.surveys.models import Survey
-from npsloop.targeting.triggers import TriggerData, create_trigger
+from npsloop.targeting.models import Trigger
 from npsloop.widget import public
 
 SHOP = "https://shop.example.test"
@@ -44,9 +44,9 @@ def make_site(client, db: Session, make_org) -> Callable[..., Site]:
         created = client.post("/api/v1/widget/site-keys", headers=org.headers,
                               json={"name": "Shop site", "allowed_origins": list(origins)})
         assert created.status_code == 201, created.text
-        create_trigger(db, org_id=org.org_id, data=TriggerData(
-            name="After payment", event_name=event, survey_id=survey.json()["id"],
-            channel="widget", delay_seconds=delay_seconds))
+        db.add(Trigger(org_id=org.org_id, name="After payment", event_name=event,
+                       survey_id=survey.json()["id"], channel="widget",
+                       delay_seconds=delay_seconds, conditions=[], active=True))
         db.commit()
         token = db.get(Survey, survey.json()["id"]).public_token
         return Site(org.org_id, created.json()["key"], created.json()["id"],
