@@ -1,0 +1,205 @@
+"""Benchmark: how long the widget's trigger decision takes for one contact.
+
+Builds a throw-away database like bench_segments (N contacts, default 100,000; M behaviour
+events, default 1,000,000; plus an old invitation for every other contact so the fatigue
+queries have history to skip), a live survey and a widget trigger on `order_paid` limited to
+the "buyers" segment (attributes and "2+ paid orders in 30 days"). Then, for one contact in
+that segment, in the same run and on the same connection, it times:
+  - baseline: one indexed primary-key SELECT of the contact (the cheapest read there is);
+  - eligible: `targeting.decide.decide(..., channel="widget")` when the contact may be asked
+    (trigger lookup, segment check, every fatigue rule, invitation and decision-log
+    inserts), each call rolled back so every call takes the full path;
+  - refused: the same call once the contact was invited (stops at the recontact window);
+  - widget track: `widget.flow.track`, what POST /widget/v1/{key}/track does besides HTTP
+    (store the event, find no pending invitation, decide), rolled back like "eligible".
+It prints the median and p99 of each, and each median's ratio to the baseline's.
+SQLite always; PostgreSQL too when a server answers (its database is dropped afterwards).
+
+    .venv/bin/python -m bench.bench_trigger_decision
+    .venv/bin/python -m bench.bench_trigger_decision --contacts 20000 --events 200000 --calls 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session
+
+from bench.bench_segments import BUYERS, build, drop_postgres, postgres_url
+from npsloop.contacts import segments
+from npsloop.contacts.models import Contact, Segment
+from npsloop.core.db import make_engine, new_id
+from npsloop.core.migrate import upgrade
+from npsloop.distribution import service as distribution
+from npsloop.distribution.models import Invitation
+from npsloop.surveys.schemas import SurveyCreate
+from npsloop.surveys.service import create_survey
+from npsloop.targeting.decide import decide
+from npsloop.targeting.models import Trigger
+from npsloop.widget import flow
+
+HISTORY_EVERY = 2  # every other contact has an old (outside the window) invitation
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def sample(func: Callable[[], float], calls: int) -> list[float]:
+    """`calls` timings in ms (each run returns its own), after three warm-up runs."""
+    for _ in range(3):
+        func()
+    return [func() for _ in range(calls)]
+
+
+def timed(func: Callable[[], Any]) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        func()
+        return (time.perf_counter() - start) * 1000
+
+    return run
+
+
+def prepare(engine: Engine, org_id: str, contacts: int) -> tuple[str, str]:
+    """The survey, segment and trigger, old invitations; returns (contact id, external id)
+    of a contact in the segment."""
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        survey = create_survey(session, org_id=org_id, data=SurveyCreate.model_validate(
+            {"name": "Checkout", "status": "live", "drivers": ["delivery"]}))
+        segment = Segment(org_id=org_id, name="Buyers", rules=BUYERS, description="")
+        session.add(segment)
+        session.flush()
+        session.add(Trigger(org_id=org_id, name="After payment", event_name="order_paid",
+                            segment_id=segment.id, survey_id=survey.id, channel="widget",
+                            delay_seconds=0, conditions=[], active=True))
+        old = now - timedelta(days=75)
+        rows = [{"id": new_id(), "org_id": org_id, "survey_id": survey.id,
+                 "contact_id": f"{i:032d}", "channel": "email", "source": "campaign",
+                 "status": "completed", "error": "", "send_at": old, "sent_at": old,
+                 "completed_at": old, "created_at": old}
+                for i in range(0, contacts, HISTORY_EVERY)]
+        for start in range(0, len(rows), 5000):
+            session.execute(insert(Invitation), rows[start:start + 5000])
+        session.commit()
+        for i in range(1, contacts, 2):  # odd ids: no invitation history at all
+            contact_id = f"{i:032d}"
+            if segments.contact_matches(session, org_id, segment, contact_id, now=now):
+                break
+        else:
+            raise SystemExit("no contact matches the buyers segment; use more events")
+        external_id = session.scalar(select(Contact.external_id).where(
+            Contact.id == contact_id))
+        print(f"  {len(rows):,} old invitations; deciding for contact {external_id}")
+        return contact_id, str(external_id)
+
+
+def rolled_back(engine: Engine, work: Callable[[Session], Any]) -> Callable[[], float]:
+    """Times `work` in a transaction that is rolled back afterwards (outside the timing), so
+    nothing it writes stays and every call takes the same path."""
+
+    def run() -> float:
+        with engine.connect() as conn:
+            outer = conn.begin()
+            with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+                start = time.perf_counter()
+                work(session)
+                elapsed = (time.perf_counter() - start) * 1000
+            outer.rollback()
+        return elapsed
+
+    return run
+
+
+def report(label: str, times: list[float], baseline: float) -> None:
+    median = statistics.median(times)
+    print(f"  {label:32s} median {median:7.2f} ms  p99 {percentile(times, 0.99):7.2f} ms  "
+          f"ratio {median / baseline:6.1f}x baseline")
+
+
+def run(engine: Engine, dialect: str, contacts: int, events: int, calls: int) -> None:
+    print(f"{dialect}:")
+    org_id = build(engine, dialect, contacts, events)
+    contact_id, external_id = prepare(engine, org_id, contacts)
+
+    def eligible(session: Session) -> Any:
+        decision = decide(session, org_id=org_id, contact_external_id=external_id,
+                          event="order_paid", properties={"amount": 120}, channel="widget")
+        assert decision.eligible, [r.rule for r in decision.refusals]
+        return decision
+
+    def tracked(session: Session) -> Any:
+        offer = flow.track(session, org_id=org_id, user_id=external_id, event="order_paid",
+                           properties={"amount": 120}, event_id=None, language="en")
+        assert offer.invitation is not None, offer.refusals
+        return offer
+
+    with engine.connect() as conn, Session(bind=conn) as session:
+        # Baseline: a fresh SELECT by primary key every time (no identity-map shortcut).
+        query = select(Contact).where(Contact.id == contact_id)
+        base_times = sample(timed(lambda: session.execute(query).scalar_one()), calls)
+        session.rollback()
+    baseline = statistics.median(base_times)
+    report("baseline: contact by primary key", base_times, baseline)
+    report("decide, eligible (full path)", sample(rolled_back(engine, eligible), calls),
+           baseline)
+    report("widget track (event + decide)", sample(rolled_back(engine, tracked), calls),
+           baseline)
+
+    with Session(engine) as session:  # invite and show once for real: the next are refused
+        invitation = eligible(session).invitation
+        distribution.mark_invitation(session, org_id=org_id, invitation_id=invitation.id,
+                                     event="opened")
+        session.commit()
+
+    def refused(session: Session) -> Any:
+        decision = decide(session, org_id=org_id, contact_external_id=external_id,
+                          event="order_paid", properties={"amount": 120}, channel="widget")
+        assert [r.rule for r in decision.refusals] == ["recontact_window"], decision
+        return decision
+
+    report("decide, refused (recontact)", sample(rolled_back(engine, refused), calls),
+           baseline)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{folder}/bench.db"
+            upgrade(url)
+            engine = make_engine(url)
+            run(engine, "sqlite", args.contacts, args.events, args.calls)
+            engine.dispose()
+    if args.no_postgres:
+        return
+    found = postgres_url()
+    if found is None:
+        return
+    url, name = found
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        run(engine, "postgresql", args.contacts, args.events, args.calls)
+        engine.dispose()
+    finally:
+        drop_postgres(name)
+
+
+if __name__ == "__main__":
+    main()
