@@ -184,3 +184,45 @@ def test_quiet_hours_defer_instead_of_drop(world):
             Invitation.campaign_id == result["campaign_id"]))
         assert due > now
     assert dispatch.tick(factory, now=due + timedelta(seconds=1))["sent"] == CONTACTS
+
+
+def test_large_segment_planned_in_committed_batches_by_two_workers(world, monkeypatch):
+    """Planning resumes from the campaign's cursor, one committed batch at a time; two
+    workers planning the same campaign never invite a contact twice nor count a skip
+    twice."""
+    factory, ids = world
+    monkeypatch.setattr(campaigns, "BATCH", 7)
+    with factory() as session:
+        # One contact opted out: counted once, whoever plans its batch.
+        opted = session.scalar(select(Contact.id).where(Contact.org_id == ids["org_id"])
+                               .order_by(Contact.id).offset(30))
+        from npsloop.distribution.models import Unsubscribe
+        session.add(Unsubscribe(org_id=ids["org_id"], contact_id=opted, channel="email"))
+        campaign = campaigns.create_campaign(
+            session, org_id=ids["org_id"], name="Big", survey_id=ids["survey_id"],
+            segment_id=ids["segment_id"], channel="email",
+            notify_channel_id=ids["notify_channel_id"])
+        campaigns.start_send(session, campaign)
+        session.commit()
+        campaign_id = campaign.id
+    barrier = threading.Barrier(2)
+    steps: list[int] = []
+
+    def worker() -> None:
+        barrier.wait()
+        steps.append(dispatch.continue_planning(factory, now=utcnow()))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(steps) >= CONTACTS // 7 + 1
+    with factory() as session:
+        from npsloop.distribution.models import Campaign
+        campaign = session.get(Campaign, campaign_id)
+        invited = session.scalar(select(func.count()).select_from(Invitation).where(
+            Invitation.campaign_id == campaign_id))
+        assert campaign.planned_at is not None
+        assert invited == campaign.invited_count == CONTACTS - 1
+        assert campaign.skipped == {"unsubscribed": 1}

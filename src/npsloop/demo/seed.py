@@ -105,7 +105,12 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
         rules = seed_demo_rules(session, org_id)
         extras = seed_demo_plans_and_referrals(session, org_id)
         session.commit()
-    return {"rules": rules, "plans_and_referrals": extras}
+    with factory() as session:
+        from npsloop.distribution.demo import seed_demo_distribution
+
+        distribution = seed_demo_distribution(session, org_id)
+        session.commit()
+    return {"rules": rules, "plans_and_referrals": extras, "distribution": distribution}
 
 
 def analyse_demo_text(factory: sessionmaker[Session], org_id: str) -> int:

@@ -45,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         job.stop()
 
 
+SEND_BUDGET_SECONDS = 5.0  # planning done inside the request; the worker does the rest
 router = APIRouter(lifespan=lifespan)
 api = APIRouter(prefix="/api/v1", tags=["distribution"])
 Reader = Annotated[Principal, Depends(require("stats:read"))]
@@ -83,14 +84,16 @@ def create_campaign(body: CampaignIn, db: SessionDep, principal: Writer) -> Camp
             messages={k: v.model_dump() for k, v in body.messages.items()},
             send_at=None if body.send_now else body.send_at, expires_days=body.expires_days,
             actor=principal.actor)
+        audit(db, org_id=principal.org_id, actor=principal.actor, action="campaign.create",
+              target=("campaign", campaign.id), detail={"send_now": body.send_now})
         if body.send_now:
-            campaigns.send_campaign(db, campaign)
+            campaigns.start_send(db, campaign)
     except service.DistributionError as exc:
         db.rollback()
         raise unprocessable(exc.field, exc.message) from exc
-    audit(db, org_id=principal.org_id, actor=principal.actor, action="campaign.create",
-          target=("campaign", campaign.id), detail={"send_now": body.send_now})
     db.commit()
+    if body.send_now:
+        campaigns.plan_for(db, campaign, budget_seconds=SEND_BUDGET_SECONDS)
     return campaign_detail(db, campaign)
 
 
@@ -109,16 +112,17 @@ def get_campaign(campaign_id: str, db: SessionDep, principal: Reader) -> Campaig
 def send_campaign(campaign_id: str, db: SessionDep, principal: Writer) -> dict:
     campaign = _load(db, principal, campaign_id)
     try:
-        result = campaigns.send_campaign(db, campaign)
+        campaigns.start_send(db, campaign)
     except service.DistributionError as exc:
         db.rollback()
         if exc.field == "status":
             raise HTTPException(status.HTTP_409_CONFLICT, detail=exc.message) from exc
         raise unprocessable(exc.field, exc.message) from exc
     audit(db, org_id=principal.org_id, actor=principal.actor, action="campaign.send",
-          target=("campaign", campaign.id), detail={"invited": result["invited"]})
+          target=("campaign", campaign.id), detail={})
     db.commit()
-    return result
+    campaigns.plan_for(db, campaign, budget_seconds=SEND_BUDGET_SECONDS)
+    return campaigns.result_of(campaign)
 
 
 @api.get("/schedules", response_model=list[ScheduleOut])

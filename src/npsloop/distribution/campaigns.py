@@ -10,6 +10,7 @@ dropping it. The distribution worker then hands due invitations to notify (dispa
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +18,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from npsloop.accounts.models import Organization
 from npsloop.contacts.models import Contact, Segment
-from npsloop.contacts.segments import get_segment, iter_segment_contact_ids
+from npsloop.contacts.segments import get_segment, segment_contact_ids
 from npsloop.core.db import new_id, utcnow
 from npsloop.core.i18n import LANGUAGES, translate
 from npsloop.distribution.models import Campaign, CampaignStatus, Invitation, InvitationStatus
@@ -161,44 +163,106 @@ def _claim(session: Session, campaign: Campaign, now: datetime) -> bool:
     return won
 
 
-def send_campaign(session: Session, campaign: Campaign, *, now: datetime | None = None,
-                  language: str = "en", schedule_run_id: str | None = None) -> dict[str, Any]:
-    """Creates the campaign's invitations (flushes; the caller commits). Raises
-    DistributionError when the campaign was already sent."""
+def start_send(session: Session, campaign: Campaign, *, now: datetime | None = None,
+               schedule_run_id: str | None = None) -> None:
+    """Claims the campaign for sending (flushes). Its invitations are then created batch
+    by batch by `plan_step`. Raises DistributionError when it was already sent."""
     now = now or utcnow()
-    if not _claim(session, campaign, now):
-        raise DistributionError("status", f"the campaign is already {campaign.status}")
     check_target(session, campaign.org_id, survey_id=campaign.survey_id,
                  segment_id=campaign.segment_id, channel=campaign.channel,
                  notify_channel_id=campaign.notify_channel_id)
-    send_at = fatigue.next_allowed_send(session, org_id=campaign.org_id, at=now)
-    expires_at = now + timedelta(days=campaign.expires_days)
-    skipped: Counter[str] = Counter()
-    invited = 0
-    for ids in iter_segment_contact_ids(session, campaign.org_id, campaign.segment_id,
-                                        batch=BATCH):
-        rows = _plan_batch(session, campaign, ids, now=now, send_at=send_at,
-                           expires_at=expires_at, skipped=skipped, language=language,
-                           schedule_run_id=schedule_run_id)
-        if rows:
-            session.execute(insert(Invitation), rows)
-            invited += len(rows)
-    campaign.invited_count = invited
-    campaign.deferred_count = invited if send_at > now else 0
-    campaign.skipped = dict(skipped)
-    if invited == 0:
+    if not _claim(session, campaign, now):
+        raise DistributionError("status", f"the campaign is already {campaign.status}")
+    # Quiet hours hold the whole send until they end (invitations keep this send_at).
+    campaign.send_at = fatigue.next_allowed_send(session, org_id=campaign.org_id, at=now)
+    campaign.schedule_run_id = schedule_run_id
+    session.flush()
+
+
+def plan_step(session: Session, campaign: Campaign, *, now: datetime | None = None,
+              language: str = "en", batch: int | None = None) -> bool:
+    """Invites the next batch of the segment (contacts after the campaign's cursor, by id);
+    returns True when the whole segment is planned. Flushes; commit after each step. The
+    cursor moves with a conditional UPDATE, so two workers never plan the same batch (the
+    loser's transaction is rolled back), and a crash resumes after the last committed
+    batch without counting a skip twice."""
+    now = now or utcnow()
+    batch = batch or BATCH
+    if campaign.status != CampaignStatus.sending.value or campaign.planned_at is not None:
+        return True
+    query = segment_contact_ids(session, campaign.org_id, campaign.segment_id)
+    if campaign.cursor:
+        query = query.where(Contact.id > campaign.cursor)
+    ids = list(session.scalars(query.order_by(Contact.id).limit(batch)))
+    # Held for the step: the session's identity map is weak, and fatigue.check looks these
+    # up by primary key for every contact (a held object is served from memory).
+    keep_alive = [session.get(Organization, campaign.org_id),
+                  session.get(Survey, campaign.survey_id)]
+    skipped: Counter[str] = Counter(campaign.skipped or {})
+    rows = _plan_batch(session, campaign, ids, now=now, skipped=skipped, language=language)
+    del keep_alive
+    if rows:
+        session.execute(insert(Invitation), rows)
+    done = len(ids) < batch
+    moved = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id,
+               Campaign.cursor.is_(None) if campaign.cursor is None
+               else Campaign.cursor == campaign.cursor)
+        .values(cursor=ids[-1] if ids else campaign.cursor,
+                invited_count=Campaign.invited_count + len(rows),
+                deferred_count=Campaign.deferred_count + (
+                    len(rows) if campaign.send_at and campaign.send_at > now else 0),
+                skipped=dict(skipped), planned_at=now if done else None)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if not moved:
+        raise CampaignBusy(campaign.id)
+    session.refresh(campaign)
+    if done and campaign.invited_count == 0:
         campaign.status = CampaignStatus.sent.value
         campaign.finished_at = now
-    session.flush()
+        session.flush()
+    return done
+
+
+class CampaignBusy(RuntimeError):
+    """Another worker planned this batch first: roll back and move on."""
+
+
+def plan_for(session: Session, campaign: Campaign, *, budget_seconds: float,
+             language: str = "en") -> bool:
+    """Plans batches, committing each, until done or `budget_seconds` pass (the worker
+    finishes a large segment); True when done. Used by the API and the pages."""
+    started = time.monotonic()
+    while True:
+        try:
+            done = plan_step(session, campaign, language=language)
+        except CampaignBusy:  # a worker took over meanwhile
+            session.rollback()
+            session.refresh(campaign)
+            return campaign.planned_at is not None
+        session.commit()
+        if done or time.monotonic() - started > budget_seconds:
+            return done
+
+
+def send_campaign(session: Session, campaign: Campaign, *, now: datetime | None = None,
+                  language: str = "en") -> dict[str, Any]:
+    """Starts the campaign and plans the whole segment in the caller's transaction
+    (flushes only): for tests and small segments; the API commits batch by batch."""
+    now = now or utcnow()
+    start_send(session, campaign, now=now)
+    while not plan_step(session, campaign, now=now, language=language):
+        pass
     return result_of(campaign)
 
 
 def _plan_batch(session: Session, campaign: Campaign, ids: list[str], *, now: datetime,
-                send_at: datetime, expires_at: datetime, skipped: Counter[str], language: str,
-                schedule_run_id: str | None) -> list[dict[str, Any]]:
+                skipped: Counter[str], language: str) -> list[dict[str, Any]]:
     # One query loads the batch into the identity map, so fatigue.check's per-contact
     # lookups of the contact are served from memory.
     contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
+    expires_at = now + timedelta(days=campaign.expires_days)
     rows = []
     for contact_id in ids:
         contact = contacts.get(contact_id)
@@ -216,9 +280,10 @@ def _plan_batch(session: Session, campaign: Campaign, ids: list[str], *, now: da
         rows.append({
             "id": new_id(), "org_id": campaign.org_id, "survey_id": campaign.survey_id,
             "contact_id": contact_id, "channel": campaign.channel, "source": "campaign",
-            "campaign_id": campaign.id, "schedule_run_id": schedule_run_id,
+            "campaign_id": campaign.id, "schedule_run_id": campaign.schedule_run_id,
             "status": InvitationStatus.scheduled.value, "language": contact.language,
-            "error": "", "send_at": send_at, "expires_at": expires_at, "created_at": now})
+            "error": "", "send_at": campaign.send_at or now, "expires_at": expires_at,
+            "created_at": now})
     # Drop the batch's contacts from the session: a 10,000-contact segment must not keep
     # 10,000 ORM objects alive until the commit.
     for contact in contacts.values():
@@ -228,6 +293,7 @@ def _plan_batch(session: Session, campaign: Campaign, ids: list[str], *, now: da
 
 def result_of(campaign: Campaign) -> dict[str, Any]:
     return {"campaign_id": campaign.id, "status": campaign.status,
+            "planned": campaign.planned_at is not None,
             "invited": campaign.invited_count, "deferred": campaign.deferred_count,
             "skipped": dict(campaign.skipped or {}),
             "skipped_total": sum((campaign.skipped or {}).values())}

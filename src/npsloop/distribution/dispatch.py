@@ -30,6 +30,7 @@ from npsloop.distribution.models import Campaign, CampaignStatus, Invitation, In
 from npsloop.notify import service as notify
 from npsloop.notify.base import Fact, Notice
 from npsloop.notify.delivery import lock_for_write
+from npsloop.notify.models import NotifyChannel
 from npsloop.surveys.models import Survey
 from npsloop.targeting import fatigue
 
@@ -113,6 +114,10 @@ def dispatch_due(session: Session, *, now: datetime | None = None, base_url: str
     quiet_end = {org_id: fatigue.next_allowed_send(session, org_id=org_id, at=now)
                  for org_id in orgs}
     channel_cache: dict[tuple[str, str], str | None] = {}
+    # Held for the batch: notify.enqueue looks each channel up by primary key, and the
+    # session's identity map only serves objects something still references.
+    channels = list(session.scalars(select(NotifyChannel).where(
+        NotifyChannel.org_id.in_(orgs))))
     for invitation in batch:
         outcome = _dispatch_one(session, invitation, now=now, base_url=base_url,
                                 contact=contacts.get(invitation.contact_id or ""),
@@ -123,6 +128,7 @@ def dispatch_due(session: Session, *, now: datetime | None = None, base_url: str
                                 channel_cache=channel_cache)
         counts[outcome] += 1
     session.flush()
+    del channels
     return counts
 
 
@@ -178,11 +184,38 @@ def start_scheduled_campaigns(session: Session, now: datetime) -> list[str]:
         .order_by(Campaign.send_at).limit(5)))
     for campaign in due:
         try:
-            campaigns.send_campaign(session, campaign, now=now)
+            campaigns.start_send(session, campaign, now=now)
             started.append(campaign.id)
         except service.DistributionError as exc:  # taken by another worker, or now invalid
             log.info("campaign %s not started: %s", campaign.id, exc.message)
     return started
+
+
+def continue_planning(factory: sessionmaker[Session], *, now: datetime,
+                      max_steps: int = 1000) -> int:
+    """Invites the next batches of campaigns being sent, one committed batch at a time
+    (SQLite's write lock is held for one batch only); returns how many batches ran."""
+    steps = 0
+    while steps < max_steps:
+        with factory() as session:
+            if not is_postgres(session):
+                lock_for_write(session)
+            query = (select(Campaign).where(Campaign.status == CampaignStatus.sending.value,
+                                            Campaign.planned_at.is_(None))
+                     .order_by(Campaign.started_at).limit(1))
+            if is_postgres(session):
+                query = query.with_for_update(skip_locked=True)
+            campaign = session.scalar(query)
+            if campaign is None:
+                session.commit()
+                return steps
+            try:
+                campaigns.plan_step(session, campaign, now=now)
+                session.commit()
+            except campaigns.CampaignBusy:
+                session.rollback()
+            steps += 1
+    return steps
 
 
 def tick(factory: sessionmaker[Session], *, now: datetime | None = None,
@@ -190,8 +223,8 @@ def tick(factory: sessionmaker[Session], *, now: datetime | None = None,
     """One pass of every distribution job, each step in its own transaction."""
     now = now or utcnow()
     worker_id = worker_id or f"{socket.gethostname()}-distribution"
-    totals = {"schedule_runs": 0, "campaigns_started": 0, "sent": 0, "deferred": 0,
-              "synced": 0}
+    totals = {"schedule_runs": 0, "campaigns_started": 0, "plan_steps": 0, "sent": 0,
+              "deferred": 0, "synced": 0}
     with factory() as session:
         if not is_postgres(session):
             lock_for_write(session)
@@ -202,6 +235,7 @@ def tick(factory: sessionmaker[Session], *, now: datetime | None = None,
             lock_for_write(session)
         totals["campaigns_started"] = len(start_scheduled_campaigns(session, now))
         session.commit()
+    totals["plan_steps"] = continue_planning(factory, now=now)
     for _ in range(max_batches):
         with factory() as session:
             counts = dispatch_due(session, now=now, base_url=base_url)

@@ -62,6 +62,11 @@ class Campaign(IdMixin, Base):
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     schedule_id: Mapped[str | None] = mapped_column(
         ForeignKey("distribution_schedules.id", ondelete="SET NULL"), nullable=True)
+    schedule_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Planning progress: the last contact id (segment order) already invited or skipped;
+    # planned_at is set when the whole segment is done.
+    cursor: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     invited_count: Mapped[int] = mapped_column(Integer, default=0)
     deferred_count: Mapped[int] = mapped_column(Integer, default=0)
     # Contacts not invited, per fatigue rule ("unsubscribed", "recontact_window", ...).

@@ -34,6 +34,7 @@ Reader = Annotated[Principal, Depends(require("stats:read", page=True))]
 Writer = Annotated[Principal, Depends(require("survey:write", page=True))]
 PRESETS = {"30d": 30, "90d": 90, "12m": 365}
 STAGES = ("invited", "delivered", "opened", "started", "completed")
+SEND_BUDGET_SECONDS = 5.0  # planning inside the request; the worker finishes the rest
 
 
 async def posted_form(request: Request) -> FormData:
@@ -98,14 +99,17 @@ def send_page(campaign_id: str, request: Request, db: SessionDep, principal: Wri
               form: FormDep) -> RedirectResponse:
     campaign = _load(db, principal, campaign_id)
     try:
-        result = campaigns.send_campaign(db, campaign, language=request_language(request))
+        campaigns.start_send(db, campaign)
     except service.DistributionError:
         db.rollback()  # already sent (a second click): the page shows its state
         return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
     audit(db, org_id=principal.org_id, actor=principal.actor, action="campaign.send",
-          target=("campaign", campaign.id), detail={"invited": result["invited"]})
+          target=("campaign", campaign.id), detail={})
     db.commit()
-    return RedirectResponse(f"/campaigns/{campaign_id}?notice=sent", status_code=303)
+    done = campaigns.plan_for(db, campaign, budget_seconds=SEND_BUDGET_SECONDS,
+                              language=request_language(request))
+    notice = "sent" if done else "planning"
+    return RedirectResponse(f"/campaigns/{campaign_id}?notice={notice}", status_code=303)
 
 
 # -- create ----------------------------------------------------------------------------------
@@ -184,7 +188,7 @@ def create_page(request: Request, db: SessionDep, principal: Writer,
             raise service.DistributionError("send_at", "choose a time in the future")
         campaign = campaigns.create_campaign(db, **common, send_at=send_at)
         if values["when"] == "now":
-            campaigns.send_campaign(db, campaign, language=lang)
+            campaigns.start_send(db, campaign)
     except service.DistributionError as exc:
         db.rollback()
         return _page(request, principal, "distribution/new.html", {
@@ -193,7 +197,11 @@ def create_page(request: Request, db: SessionDep, principal: Writer,
     audit(db, org_id=principal.org_id, actor=principal.actor, action="campaign.create",
           target=("campaign", campaign.id), detail={"when": values["when"]})
     db.commit()
-    notice = "sent" if values["when"] == "now" else "created"
+    notice = "created"
+    if values["when"] == "now":
+        done = campaigns.plan_for(db, campaign, budget_seconds=SEND_BUDGET_SECONDS,
+                                  language=lang)
+        notice = "sent" if done else "planning"
     return RedirectResponse(f"/campaigns/{campaign.id}?notice={notice}", status_code=303)
 
 

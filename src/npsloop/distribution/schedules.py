@@ -148,7 +148,8 @@ def _claim(session: Session, schedule: Schedule, now: datetime) -> datetime | No
 
 def run_due(session: Session, *, now: datetime | None = None, worker_id: str = "",
             limit: int = 10) -> list[ScheduleRun]:
-    """Runs every due schedule once: a campaign per run, sent at once. Flushes only."""
+    """Runs every due schedule once: a campaign per run, started at once (its invitations
+    are created by the worker's planning step). Flushes only."""
     now = now or utcnow()
     query = (select(Schedule).where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
              .order_by(Schedule.next_run_at).limit(limit))
@@ -175,7 +176,8 @@ def run_due(session: Session, *, now: datetime | None = None, worker_id: str = "
                     notify_channel_id=schedule.notify_channel_id, messages=schedule.messages,
                     expires_days=schedule.expires_days, actor=f"schedule:{schedule.id}",
                     schedule_id=schedule.id)
-                campaigns.send_campaign(session, campaign, now=now, schedule_run_id=run.id)
+                # The worker's next step invites the segment batch by batch.
+                campaigns.start_send(session, campaign, now=now, schedule_run_id=run.id)
                 run.campaign_id = campaign.id
         except DistributionError as exc:  # e.g. the survey was paused: the run is recorded
             log.warning("schedule %s run %s skipped: %s", schedule.id, due, exc.message)

@@ -47,6 +47,7 @@ class CampaignOut(BaseModel):
     invited_count: int
     deferred_count: int
     skipped: dict[str, int]
+    planned_at: datetime | None
     created_by: str
     created_at: datetime
     started_at: datetime | None
@@ -72,6 +73,7 @@ class CampaignDetail(CampaignOut):
 class SendResult(BaseModel):
     campaign_id: str
     status: str
+    planned: bool = Field(description="false: the worker is still inviting the segment")
     invited: int
     deferred: int
     skipped: dict[str, int]
