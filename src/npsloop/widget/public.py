@@ -39,7 +39,8 @@ from npsloop.widget.models import SiteKey
 from npsloop.widget.ratelimit import SlidingWindow
 
 router = APIRouter(include_in_schema=False)
-SCRIPT_PATH = Path(__file__).resolve().parent / "static" / "npsloop.js"
+STATIC = Path(__file__).resolve().parent / "static"
+SCRIPT_PATH = STATIC / "npsloop.js"
 MAX_BODY_BYTES = 16_000
 NO_STORE = {"Cache-Control": "no-store"}
 # Per site key and client address; a page makes a handful of calls per view.
@@ -278,3 +279,11 @@ def widget_script(request: Request) -> Response:
         return Response(zipped, media_type="text/javascript; charset=utf-8",
                         headers={**headers, "Content-Encoding": "gzip"})
     return Response(plain, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+@router.get("/widget/admin.js")
+def admin_script() -> Response:
+    """The site-key page's own script (not part of the widget)."""
+    return Response((STATIC / "admin.js").read_bytes(),
+                    media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=300"})

@@ -66,8 +66,9 @@ def create_site_key(session: Session, *, org_id: str, name: str, allowed_origins
 
 
 def list_site_keys(session: Session, *, org_id: str) -> list[SiteKey]:
-    return list(session.scalars(select(SiteKey).where(SiteKey.org_id == org_id)
-                                .order_by(SiteKey.created_at.desc(), SiteKey.id)))
+    """Active keys first, newest first."""
+    return list(session.scalars(select(SiteKey).where(SiteKey.org_id == org_id).order_by(
+        SiteKey.revoked_at.is_not(None), SiteKey.created_at.desc(), SiteKey.id)))
 
 
 def get_site_key(session: Session, *, org_id: str, key_id: str) -> SiteKey | None:
