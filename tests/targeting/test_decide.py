@@ -73,6 +73,16 @@ def test_trigger_with_conditions_segment_and_delay(db, org):
         (False, "recontact_window")]
     assert rows[2].invitation_id == invitation.id and rows[2].trigger_id == trigger.id
 
+    # A deleted segment never widens the trigger to everyone.
+    from npsloop.contacts.segments import delete_segment
+    delete_segment(db, segment=segment)
+    db.commit()
+    make_contact(db, org.org_id, "fresh", email="f@example.test")
+    orphan = decide(db, org_id=org.org_id, contact_external_id="fresh",
+                    event="order_delivered", properties={"order_amount": 500},
+                    channel="email", now=NOW, occurred_at=happened)
+    assert [r.rule for r in orphan.refusals] == ["not_in_segment"]
+
 
 def test_quiet_hours_hold_an_email_until_morning(db, org):
     set_policy(db, org.org_id, quiet_start="22:00", quiet_end="08:00")
@@ -142,3 +152,21 @@ def test_second_trigger_tried_when_the_first_does_not_apply(db, org):
     decision = decide(db, org_id=org.org_id, contact_external_id="c", event="order_delivered",
                       properties={"amount": 20}, channel="widget", now=NOW)
     assert decision.eligible and decision.survey_id == second
+
+
+def test_log_retention_prunes_only_old_rows_of_one_organisation(db, make_org):
+    from npsloop.targeting.decision_log import prune
+    from npsloop.targeting.fatigue import log_decision
+
+    mine, theirs = make_org("Mine"), make_org("Theirs")
+    for org_id in (mine.org_id, theirs.org_id):
+        for age in (200, 10):
+            log_decision(db, org_id=org_id, contact_id=None, survey_id=None, channel="api",
+                         source="api", eligible=True, refusals=[],
+                         at=NOW - timedelta(days=age))
+    db.commit()
+    assert prune(db, org_id=mine.org_id, older_than_days=180, now=NOW) == 1
+    db.commit()
+    left = {(r.org_id, r.created_at) for r in db.scalars(select(DecisionLog).where(
+        DecisionLog.org_id.in_((mine.org_id, theirs.org_id))))}
+    assert len(left) == 3 and (mine.org_id, NOW - timedelta(days=200)) not in left

@@ -65,8 +65,9 @@ class Trigger(IdMixin, TimestampMixin, Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     event_name: Mapped[str] = mapped_column(String(100))
-    segment_id: Mapped[str | None] = mapped_column(
-        ForeignKey("contact_segments.id", ondelete="SET NULL"), nullable=True)
+    # No foreign key on purpose: a deleted segment must not widen the trigger to everyone
+    # (SET NULL would); the trigger then refuses with "not_in_segment" until edited.
+    segment_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))  # email | sms | widget | api
     delay_seconds: Mapped[int] = mapped_column(Integer, default=0)

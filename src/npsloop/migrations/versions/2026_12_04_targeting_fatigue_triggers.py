@@ -74,8 +74,6 @@ def upgrade() -> None:
         *_stamps(),
         sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], ondelete="CASCADE",
                                 name=op.f("fk_targeting_triggers_org_id_organizations")),
-        sa.ForeignKeyConstraint(["segment_id"], ["contact_segments.id"], ondelete="SET NULL",
-                                name=op.f("fk_targeting_triggers_segment_id_contact_segments")),
         sa.ForeignKeyConstraint(["survey_id"], ["surveys.id"], ondelete="CASCADE",
                                 name=op.f("fk_targeting_triggers_survey_id_surveys")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_targeting_triggers")),
