@@ -131,6 +131,13 @@ def test_widget_gets_the_invitation_a_trigger_scheduled(db, org):
     assert due.eligible and due.invitation.id == fired.invitation.id
     assert db.scalar(select(Invitation.id).where(Invitation.contact_id == contact,
                                                  Invitation.id != fired.invitation.id)) is None
+    # Paused meanwhile: the waiting invitation is no longer offered.
+    from npsloop.surveys.models import Survey
+    db.get(Survey, survey).status = "paused"
+    db.commit()
+    paused = decide(db, org_id=org.org_id, contact_external_id="w", event=None,
+                    channel="widget", now=NOW + timedelta(minutes=12))
+    assert not paused.eligible and paused.invitation is None
 
 
 def test_an_old_event_is_too_late_to_ask_about(db, org):

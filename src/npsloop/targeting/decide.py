@@ -27,6 +27,7 @@ from npsloop.contacts.service import get_by_external_id
 from npsloop.core.db import utcnow
 from npsloop.distribution import service as distribution
 from npsloop.distribution.models import Invitation
+from npsloop.surveys.models import Survey
 from npsloop.targeting import conditions as conds
 from npsloop.targeting.fatigue import (
     PUSH_CHANNELS,
@@ -73,8 +74,10 @@ def active_triggers(session: Session, *, org_id: str, event: str, channels: tupl
 
 def due_widget_invitation(session: Session, *, org_id: str, contact_id: str, now: datetime,
                           survey_id: str | None = None) -> Invitation | None:
-    """A widget invitation a trigger scheduled for this contact, due and not expired."""
-    query = select(Invitation).where(
+    """A widget invitation a trigger scheduled for this contact, due, not expired, of a
+    survey still live."""
+    query = select(Invitation).join(Survey, Survey.id == Invitation.survey_id).where(
+        Survey.status == "live",
         Invitation.contact_id == contact_id, Invitation.org_id == org_id,
         Invitation.channel == "widget", Invitation.status == "scheduled",
         Invitation.send_at <= now,
