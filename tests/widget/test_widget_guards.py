@@ -142,3 +142,19 @@ def test_script_is_small_cached_and_gzipped(client):
     assert zipped.content == plain.content  # the client decoded it
     again = client.get("/widget/npsloop.js", headers={"If-None-Match": plain.headers["etag"]})
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize(("raw", "loc"), [
+    (b'{"user_id": "u", "event": "e", "properties": {"x": NaN}}', ["body"]),
+    (b'{"user_id": "u", "event": "e", "properties": {"x": Infinity}}', ["body"]),
+    (b'{"user_id": "u\\u0000", "event": "e"}', ["body", "user_id"]),
+    (b'{"user_id": "u", "event": "e", "properties": {"a\\u0000": 1}}', ["body", "properties"]),
+    (b'{"user_id": "u", "event": "e", "properties": {"x": ' + b"[" * 40 + b"]" * 40 + b"}}",
+     ["body", "properties", "x"]),
+    (b"[" * 5000 + b"]" * 5000, ["body"]),
+    (b'{"user_id": "u", "event": "e", "properties": {"n": 1e400}}', ["body"]),
+])
+def test_hostile_json_is_a_422_never_a_500(site, call, raw, loc):
+    response = call(site, "track", {}, raw=raw)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][:len(loc)] == loc

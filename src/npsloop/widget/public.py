@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +43,7 @@ router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parent / "static"
 SCRIPT_PATH = STATIC / "npsloop.js"
 MAX_BODY_BYTES = 16_000
+MAX_DEPTH = 16
 NO_STORE = {"Cache-Control": "no-store"}
 # Per site key and client address; a page makes a handful of calls per view.
 PER_CLIENT = SlidingWindow(limit=120, per_seconds=60)
@@ -122,13 +124,51 @@ def _site_key(db: Session, key: str, origin: str | None) -> SiteKey:
     return found
 
 
+def _no_constants(name: str) -> object:
+    # NaN and Infinity are not JSON; PostgreSQL's json type refuses them on insert.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as infinity
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _problem_in(value: object) -> tuple[list[str], str] | None:
+    """A NUL character (no database text column stores one) or nesting deeper than
+    MAX_DEPTH (JSON encoders recurse) anywhere in the body: its path and what is wrong.
+    Walked with a stack, not recursion, so a hostile body cannot blow the stack here."""
+    stack: list[tuple[object, list[str]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path[:MAX_DEPTH + 1], f"nests deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path, "must not contain NUL characters"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return path, "must not contain NUL characters"
+                stack.append((child, [*path, key]))
+        elif isinstance(item, list):
+            stack.extend((child, [*path, str(i)]) for i, child in enumerate(item))
+    return None
+
+
 def _parse(model: type[ModelT], body: bytes) -> ModelT:
     try:
-        raw = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = json.loads(body or b"{}", parse_constant=_no_constants, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Rejection(422, _field_error("", "body is not valid JSON", "json_invalid")) from exc
     if not isinstance(raw, dict):
         raise Rejection(422, _field_error("", "body must be a JSON object", "type_error"))
+    problem = _problem_in(raw)
+    if problem is not None:
+        raise Rejection(422, [{"loc": ["body", *problem[0]], "msg": problem[1],
+                               "type": "value_error"}])
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
