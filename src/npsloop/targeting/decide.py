@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from npsloop.contacts import segments
@@ -109,6 +109,18 @@ def _send_at(session: Session, *, org_id: str, channel: str, base: datetime, del
         else moment
 
 
+def lock_contact(session: Session, contact_id: str) -> None:
+    """Serialises decisions for one contact until the caller commits, so two at once (two
+    workers, a double-clicked widget) cannot both pass the recontact window and both invite.
+    PostgreSQL locks the contact's row; SQLite takes its database write lock now rather than
+    at the first insert (a no-op UPDATE), so the second decision reads after the first."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Contact.id).where(Contact.id == contact_id).with_for_update())
+    else:
+        session.execute(update(Contact).where(Contact.id == contact_id)
+                        .values(id=Contact.id).execution_options(synchronize_session=False))
+
+
 def decide_for_contact(
     session: Session, *, org_id: str, contact: Contact, event: str | None,
     properties: dict | None = None, channel: str = "widget", survey_id: str | None = None,
@@ -119,6 +131,7 @@ def decide_for_contact(
     lookup, as the outbox handler does for a batch of events."""
     now = now or utcnow()
     source = source or ("widget" if channel == "widget" else "api")
+    lock_contact(session, contact.id)
     # The widget asking what to show gets a waiting invitation first; a trigger firing
     # (source "trigger") decides afresh.
     if channel == "widget" and source != "trigger":
