@@ -74,6 +74,12 @@ def test_admin_page_creates_edits_and_revokes_in_both_languages(client, org):
     bad = post_form(client, f"/widget/site-keys/{key_id}/origins",
                     {"csrf_token": token, "allowed_origins": "not an origin"})
     assert bad.status_code == 422 and "is not an origin" in bad.text
+    switched = post_form(client, f"/widget/site-keys/{key_id}/identity",
+                         {"csrf_token": token, "verify_identity": "on"}, follow_redirects=False)
+    assert switched.status_code == 303
+    secret = re.search(r"<code data-identity-secret>([^<]+)</code>",
+                       client.get("/widget?lang=en").text).group(1)
+    assert len(secret) >= 32
     revoked = post_form(client, f"/widget/site-keys/{key_id}/revoke", {"csrf_token": token},
                         follow_redirects=False)
     assert revoked.status_code == 303

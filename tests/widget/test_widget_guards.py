@@ -5,6 +5,8 @@ calls, and the script itself (size, caching)."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -158,3 +160,27 @@ def test_hostile_json_is_a_422_never_a_500(site, call, raw, loc):
     response = call(site, "track", {}, raw=raw)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"][:len(loc)] == loc
+
+
+def test_identity_verification_refuses_unsigned_or_forged_users(client, make_org, make_site,
+                                                                 call):
+    org = make_org()
+    site = make_site(org)
+    switched = client.patch(f"/api/v1/widget/site-keys/{site.key_id}", headers=org.headers,
+                            json={"verify_identity": True})
+    secret = switched.json()["identity_secret"]
+    assert secret and len(secret) >= 32
+    signed = hmac.new(secret.encode(), b"u-42", hashlib.sha256).hexdigest()
+    unsigned = call(site, "identify", {"user_id": "u-42"})
+    assert unsigned.status_code == 403
+    assert unsigned.json()["detail"][0]["loc"] == ["body", "user_hash"]
+    forged = call(site, "track", {"user_id": "u-43", "event": "order_paid", "user_hash": signed})
+    assert forged.status_code == 403
+    assert call(site, "identify", {"user_id": "u-42", "user_hash": signed}).status_code == 200
+    offer = call(site, "track", {"user_id": "u-42", "event": "order_paid",
+                                 "user_hash": signed.upper()})
+    assert offer.status_code == 200 and offer.json()["show"] is True
+    off = client.patch(f"/api/v1/widget/site-keys/{site.key_id}", headers=org.headers,
+                       json={"verify_identity": False})
+    assert off.json()["identity_secret"] is None
+    assert call(site, "identify", {"user_id": "u-44"}).status_code == 200

@@ -1,8 +1,8 @@
 """Site-key management for the web widget (owners and admins, like API keys).
 
 GET  /api/v1/widget/site-keys               the organisation's keys with their embed snippet
-POST /api/v1/widget/site-keys               {name, allowed_origins} -> 201
-PATCH /api/v1/widget/site-keys/{id}         {name?, allowed_origins?}
+POST /api/v1/widget/site-keys               {name, allowed_origins, verify_identity?} -> 201
+PATCH /api/v1/widget/site-keys/{id}         {name?, allowed_origins?, verify_identity?}
 POST /api/v1/widget/site-keys/{id}/revoke   the widget stops working with it at once
 """
 
@@ -53,7 +53,8 @@ def create_key(body: SiteKeyIn, db: SessionDep, settings: SettingsDep,
     try:
         created = sitekeys.create_site_key(db, org_id=principal.org_id, name=body.name,
                                            allowed_origins=body.allowed_origins,
-                                           created_by=principal.actor)
+                                           created_by=principal.actor,
+                                           verify_identity=body.verify_identity)
     except sitekeys.SiteKeyError as exc:
         raise _unprocessable(exc) from exc
     audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.create",
@@ -68,7 +69,8 @@ def update_key(key_id: str, body: SiteKeyUpdate, db: SessionDep, settings: Setti
     found = _load(db, principal, key_id)
     try:
         sitekeys.update_site_key(db, site_key=found, name=body.name,
-                                 allowed_origins=body.allowed_origins)
+                                 allowed_origins=body.allowed_origins,
+                                 verify_identity=body.verify_identity)
     except sitekeys.SiteKeyError as exc:
         raise _unprocessable(exc) from exc
     audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.update",

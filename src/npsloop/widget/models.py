@@ -26,6 +26,10 @@ class SiteKey(IdMixin, TimestampMixin, Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     # Exact origins ("https://shop.example.com"); the browser's Origin header must be one.
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set when identity verification is on: identify/track must then carry user_hash =
+    # HMAC-SHA256(secret, user_id) computed by the customer's server, so a visitor cannot
+    # pose as another user. Never sent to browsers.
+    identity_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -65,7 +65,8 @@ def create_key(request: Request, db: SessionDep, settings: SettingsDep, principa
     try:
         created = sitekeys.create_site_key(db, org_id=principal.org_id, name=name,
                                            allowed_origins=_origins(origins),
-                                           created_by=principal.actor)
+                                           created_by=principal.actor,
+                                           verify_identity=form.get("verify_identity") == "on")
     except sitekeys.SiteKeyError as exc:
         db.rollback()
         return _list_page(request, db, settings, principal, errors={exc.field: exc.message},
@@ -96,6 +97,18 @@ def update_origins(key_id: str, request: Request, db: SessionDep, settings: Sett
                           errors={f"{key_id}.{exc.field}": exc.message}, status_code=422)
     audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.update",
           target=("widget_site_key", found.id), detail={"origins": found.allowed_origins})
+    db.commit()
+    return RedirectResponse("/widget", status_code=303)
+
+
+@router.post("/widget/site-keys/{key_id}/identity")
+def switch_identity(key_id: str, db: SessionDep, principal: Manager,
+                    form: FormDep) -> Response:
+    found = _load(db, principal, key_id)
+    turn_on = form.get("verify_identity") == "on"
+    sitekeys.update_site_key(db, site_key=found, verify_identity=turn_on)
+    audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.update",
+          target=("widget_site_key", found.id), detail={"verify_identity": turn_on})
     db.commit()
     return RedirectResponse("/widget", status_code=303)
 

@@ -58,6 +58,7 @@ class IdentifyIn(BaseModel):
     user_id: str = Field(min_length=1, max_length=200)
     attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] = Field(
         default_factory=dict, max_length=100)
+    user_hash: str | None = Field(None, max_length=128)
     lang: str | None = Field(None, max_length=16)
 
 
@@ -67,6 +68,7 @@ class TrackIn(BaseModel):
     event: str = Field(min_length=1, max_length=100)
     properties: dict[str, Any] = Field(default_factory=dict, max_length=100)
     event_id: str | None = Field(None, min_length=1, max_length=100)
+    user_hash: str | None = Field(None, max_length=128)
     lang: str | None = Field(None, max_length=16)
 
 
@@ -200,8 +202,16 @@ def _ticketed(request: Request, db: Session, site_key: SiteKey, ticket: str):  #
     return flow.load_invitation(db, org_id=site_key.org_id, invitation_id=invitation_id)
 
 
+def _verified(site_key: SiteKey, user_id: str, user_hash: str | None) -> None:
+    if not sitekeys.identity_ok(site_key, user_id, user_hash):
+        raise Rejection(403, [{"loc": ["body", "user_hash"], "type": "value_error", "msg": (
+            "missing or wrong: identity verification is on for this site key, so user_hash "
+            "must be HMAC-SHA256(identity secret, user_id) in hex, computed by your server")}])
+
+
 def _identify(request: Request, db: Session, site_key: SiteKey, body: bytes) -> dict[str, Any]:
     data = _parse(IdentifyIn, body)
+    _verified(site_key, data.user_id.strip(), data.user_hash)
     contact = flow.identify(db, org_id=site_key.org_id, user_id=data.user_id.strip(),
                             attributes=data.attributes)
     offer = flow.offer_for(db, org_id=site_key.org_id, contact=contact, event=None,
@@ -211,6 +221,7 @@ def _identify(request: Request, db: Session, site_key: SiteKey, body: bytes) -> 
 
 def _track(request: Request, db: Session, site_key: SiteKey, body: bytes) -> dict[str, Any]:
     data = _parse(TrackIn, body)
+    _verified(site_key, data.user_id.strip(), data.user_hash)
     offer = flow.track(db, org_id=site_key.org_id, user_id=data.user_id.strip(),
                        event=data.event, properties=data.properties, event_id=data.event_id,
                        language=_language(request, data.lang))

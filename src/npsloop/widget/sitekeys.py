@@ -55,11 +55,12 @@ def normalize_origins(values: list[str]) -> list[str]:
 
 
 def create_site_key(session: Session, *, org_id: str, name: str, allowed_origins: list[str],
-                    created_by: str = "") -> SiteKey:
+                    created_by: str = "", verify_identity: bool = False) -> SiteKey:
     if not name.strip():
         raise SiteKeyError("name", "must not be empty")
     key = SiteKey(org_id=org_id, name=name.strip()[:200], key=SITE_KEY_PREFIX + new_token(24),
-                  allowed_origins=normalize_origins(allowed_origins), created_by=created_by)
+                  allowed_origins=normalize_origins(allowed_origins), created_by=created_by,
+                  identity_secret=new_token(32) if verify_identity else None)
     session.add(key)
     session.flush()
     return key
@@ -76,13 +77,18 @@ def get_site_key(session: Session, *, org_id: str, key_id: str) -> SiteKey | Non
 
 
 def update_site_key(session: Session, *, site_key: SiteKey, name: str | None = None,
-                    allowed_origins: list[str] | None = None) -> SiteKey:
+                    allowed_origins: list[str] | None = None,
+                    verify_identity: bool | None = None) -> SiteKey:
     if name is not None:
         if not name.strip():
             raise SiteKeyError("name", "must not be empty")
         site_key.name = name.strip()[:200]
     if allowed_origins is not None:
         site_key.allowed_origins = normalize_origins(allowed_origins)
+    if verify_identity is True and site_key.identity_secret is None:
+        site_key.identity_secret = new_token(32)
+    elif verify_identity is False:
+        site_key.identity_secret = None
     session.flush()
     return site_key
 
@@ -118,6 +124,18 @@ def origin_allowed(site_key: SiteKey, origin: str | None) -> bool:
         return normalize_origin(origin) in (site_key.allowed_origins or [])
     except SiteKeyError:
         return False
+
+
+def user_hash(secret: str, user_id: str) -> str:
+    """What the customer's server computes for identity verification (hex HMAC-SHA256)."""
+    return sign(secret, user_id)
+
+
+def identity_ok(site_key: SiteKey, user_id: str, supplied: str | None) -> bool:
+    if site_key.identity_secret is None:
+        return True
+    return supplied is not None and constant_time_equals(
+        supplied.lower(), user_hash(site_key.identity_secret, user_id))
 
 
 def ticket_for(secret_key: str, site_key: SiteKey, invitation_id: str) -> str:

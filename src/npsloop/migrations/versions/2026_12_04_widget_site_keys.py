@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('allowed_origins', sa.JSON(), nullable=False),
+    sa.Column('identity_secret', sa.String(length=64), nullable=True),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('last_used_at', npsloop.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', npsloop.core.db.UTCDateTime(timezone=True), nullable=True),

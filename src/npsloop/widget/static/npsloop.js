@@ -5,6 +5,7 @@
  *   <script async src="https://nps.example.com/widget/npsloop.js"></script>
  *   npsloop('init', {host: 'https://nps.example.com', key: 'npw_...', lang: 'zh-CN'});
  *   npsloop('identify', 'user-42', {plan: 'pro', email: 'a@example.com'});
+ *   npsloop('identify', 'user-42', {}, {user_hash: '...'});  // identity verification on
  *   npsloop('track', 'order_paid', {amount: 120});
  *   npsloop('reset');   // signed out
  *
@@ -17,7 +18,7 @@
   var previous = win.npsloop;
   if (previous && previous.loaded) return;
 
-  var state = { host: "", key: "", lang: "", user: null, waiting: [], popup: null };
+  var state = { host: "", key: "", lang: "", user: null, hash: null, waiting: [], popup: null };
   var CSS =
     ":host{all:initial}" +
     ".card{position:fixed;right:20px;bottom:20px;z-index:2147483000;box-sizing:border-box;" +
@@ -306,7 +307,7 @@
     var id = Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
     return call("track", {
       user_id: state.user, event: String(event), properties: properties || {},
-      event_id: "w:" + id, lang: pageLang()
+      event_id: "w:" + id, lang: pageLang(), user_hash: state.hash
     }).then(handleOffer);
   }
 
@@ -318,10 +319,13 @@
       state.lang = options.lang || "";
       return Promise.resolve({ ok: !!(state.host && state.key) });
     },
-    identify: function (id, attributes) {
+    identify: function (id, attributes, options) {
       state.user = String(id);
+      // With identity verification on, the site's server signs the user id (user_hash).
+      state.hash = (options && options.user_hash) || null;
       var answer = call("identify", {
-        user_id: state.user, attributes: attributes || {}, lang: pageLang()
+        user_id: state.user, attributes: attributes || {}, lang: pageLang(),
+        user_hash: state.hash
       }).then(handleOffer);
       flush();
       return answer;
@@ -329,6 +333,7 @@
     track: track,
     reset: function () {
       state.user = null;
+      state.hash = null;
       close(false);
       return Promise.resolve({ ok: true });
     }
