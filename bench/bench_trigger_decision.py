@@ -3,16 +3,18 @@
 Builds a throw-away database like bench_segments (N contacts, default 100,000; M behaviour
 events, default 1,000,000; plus an old invitation for every other contact so the fatigue
 queries have history to skip), a live survey and a widget trigger on `order_paid` limited to
-the "buyers" segment (attributes and "2+ paid orders in 30 days"). Then, for one contact in
-that segment, in the same run and on the same connection, it times:
+the "buyers" segment (attributes and "2+ paid orders in 30 days"). Then, for contacts in
+that segment, in the same run, it times:
   - baseline: one indexed primary-key SELECT of the contact (the cheapest read there is);
   - eligible: `targeting.decide.decide(..., channel="widget")` when the contact may be asked
     (trigger lookup, segment check, every fatigue rule, invitation and decision-log
     inserts), each call rolled back so every call takes the full path;
-  - refused: the same call once the contact was invited (stops at the recontact window);
+  - refused: the same call for a second contact in the segment who was invited and saw it
+    (stops at the recontact window);
   - widget track: `widget.flow.track`, what POST /widget/v1/{key}/track does besides HTTP
     (store the event, find no pending invitation, decide), rolled back like "eligible".
-It prints the median and p99 of each, and each median's ratio to the baseline's.
+The four are timed call by call in turn (so a busy machine slows them alike); it prints the
+median and p99 of each, and each median's ratio to the baseline's.
 SQLite always; PostgreSQL too when a server answers (its database is dropped afterwards).
 
     .venv/bin/python -m bench.bench_trigger_decision
@@ -60,6 +62,17 @@ def sample(func: Callable[[], float], calls: int) -> list[float]:
     return [func() for _ in range(calls)]
 
 
+def sample_alternately(runs: dict[str, Callable[[], float]], calls: int
+                       ) -> dict[str, list[float]]:
+    for func in runs.values():
+        sample(func, 0)
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for _ in range(calls):
+        for label, func in runs.items():
+            times[label].append(func())
+    return times
+
+
 def timed(func: Callable[[], Any]) -> Callable[[], float]:
     def run() -> float:
         start = time.perf_counter()
@@ -69,9 +82,9 @@ def timed(func: Callable[[], Any]) -> Callable[[], float]:
     return run
 
 
-def prepare(engine: Engine, org_id: str, contacts: int) -> tuple[str, str]:
+def prepare(engine: Engine, org_id: str, contacts: int) -> list[tuple[str, str]]:
     """The survey, segment and trigger, old invitations; returns (contact id, external id)
-    of a contact in the segment."""
+    of two contacts in the segment."""
     now = datetime.now(UTC)
     with Session(engine) as session:
         survey = create_survey(session, org_id=org_id, data=SurveyCreate.model_validate(
@@ -91,16 +104,19 @@ def prepare(engine: Engine, org_id: str, contacts: int) -> tuple[str, str]:
         for start in range(0, len(rows), 5000):
             session.execute(insert(Invitation), rows[start:start + 5000])
         session.commit()
+        found: list[str] = []
         for i in range(1, contacts, 2):  # odd ids: no invitation history at all
-            contact_id = f"{i:032d}"
-            if segments.contact_matches(session, org_id, segment, contact_id, now=now):
-                break
+            if segments.contact_matches(session, org_id, segment, f"{i:032d}", now=now):
+                found.append(f"{i:032d}")
+                if len(found) == 2:
+                    break
         else:
-            raise SystemExit("no contact matches the buyers segment; use more events")
-        external_id = session.scalar(select(Contact.external_id).where(
-            Contact.id == contact_id))
-        print(f"  {len(rows):,} old invitations; deciding for contact {external_id}")
-        return contact_id, str(external_id)
+            raise SystemExit("fewer than two contacts match the buyers segment; use more events")
+        external = dict(session.execute(select(Contact.id, Contact.external_id).where(
+            Contact.id.in_(found))).all())
+        print(f"  {len(rows):,} old invitations; deciding for contacts "
+              f"{external[found[0]]} (may be asked) and {external[found[1]]} (asked already)")
+        return [(cid, str(external[cid])) for cid in found]
 
 
 def rolled_back(engine: Engine, work: Callable[[Session], Any]) -> Callable[[], float]:
@@ -129,46 +145,44 @@ def report(label: str, times: list[float], baseline: float) -> None:
 def run(engine: Engine, dialect: str, contacts: int, events: int, calls: int) -> None:
     print(f"{dialect}:")
     org_id = build(engine, dialect, contacts, events)
-    contact_id, external_id = prepare(engine, org_id, contacts)
+    (fresh_id, fresh), (_, asked) = prepare(engine, org_id, contacts)
 
-    def eligible(session: Session) -> Any:
-        decision = decide(session, org_id=org_id, contact_external_id=external_id,
-                          event="order_paid", properties={"amount": 120}, channel="widget")
+    def decide_for(external_id: str, session: Session) -> Any:
+        return decide(session, org_id=org_id, contact_external_id=external_id,
+                      event="order_paid", properties={"amount": 120}, channel="widget")
+
+    def eligible(session: Session) -> None:
+        decision = decide_for(fresh, session)
         assert decision.eligible, [r.rule for r in decision.refusals]
-        return decision
 
-    def tracked(session: Session) -> Any:
-        offer = flow.track(session, org_id=org_id, user_id=external_id, event="order_paid",
+    def refused(session: Session) -> None:
+        decision = decide_for(asked, session)
+        assert [r.rule for r in decision.refusals] == ["recontact_window"], decision
+
+    def tracked(session: Session) -> None:
+        offer = flow.track(session, org_id=org_id, user_id=fresh, event="order_paid",
                            properties={"amount": 120}, event_id=None, language="en")
         assert offer.invitation is not None, offer.refusals
-        return offer
 
-    with engine.connect() as conn, Session(bind=conn) as session:
-        # Baseline: a fresh SELECT by primary key every time (no identity-map shortcut).
-        query = select(Contact).where(Contact.id == contact_id)
-        base_times = sample(timed(lambda: session.execute(query).scalar_one()), calls)
-        session.rollback()
-    baseline = statistics.median(base_times)
-    report("baseline: contact by primary key", base_times, baseline)
-    report("decide, eligible (full path)", sample(rolled_back(engine, eligible), calls),
-           baseline)
-    report("widget track (event + decide)", sample(rolled_back(engine, tracked), calls),
-           baseline)
-
-    with Session(engine) as session:  # invite and show once for real: the next are refused
-        invitation = eligible(session).invitation
+    with Session(engine) as session:  # the second contact was invited and saw it
+        invitation = decide_for(asked, session).invitation
         distribution.mark_invitation(session, org_id=org_id, invitation_id=invitation.id,
                                      event="opened")
         session.commit()
-
-    def refused(session: Session) -> Any:
-        decision = decide(session, org_id=org_id, contact_external_id=external_id,
-                          event="order_paid", properties={"amount": 120}, channel="widget")
-        assert [r.rule for r in decision.refusals] == ["recontact_window"], decision
-        return decision
-
-    report("decide, refused (recontact)", sample(rolled_back(engine, refused), calls),
-           baseline)
+    with engine.connect() as conn, Session(bind=conn) as session:
+        query = select(Contact).where(Contact.id == fresh_id)
+        # A fresh SELECT by primary key every time (no identity-map shortcut).
+        baseline_run = timed(lambda: session.execute(query).scalar_one())
+        runs = {"baseline: contact by primary key": baseline_run,
+                "decide, eligible (full path)": rolled_back(engine, eligible),
+                "decide, refused (recontact)": rolled_back(engine, refused),
+                "widget track (event + decide)": rolled_back(engine, tracked)}
+        # Alternated call by call, so a busy machine slows every measurement alike.
+        times = sample_alternately(runs, calls)
+        session.rollback()
+    baseline = statistics.median(times["baseline: contact by primary key"])
+    for label, samples in times.items():
+        report(label, samples, baseline)
 
 
 def main() -> None:
