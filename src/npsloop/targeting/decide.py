@@ -95,8 +95,10 @@ def _targeting_refusals(session: Session, trigger: Trigger, contact: Contact,
                         conditions="; ".join(conds.describe(c) for c in failed))]
     if trigger.segment_id:
         segment = session.get(Segment, trigger.segment_id)
+        # Whole minutes: the compiled segment clause is cached per minute.
         if segment is None or not segments.contact_matches(
-                session, trigger.org_id, segment, contact.id, now=now):
+                session, trigger.org_id, segment, contact.id,
+                now=now.replace(second=0, microsecond=0)):
             return [refusal("not_in_segment", language, trigger=trigger.name,
                             segment=segment.name if segment else trigger.segment_id)]
     return []
@@ -117,8 +119,10 @@ def lock_contact(session: Session, contact_id: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(Contact.id).where(Contact.id == contact_id).with_for_update())
     else:
-        session.execute(update(Contact).where(Contact.id == contact_id)
-                        .values(id=Contact.id).execution_options(synchronize_session=False))
+        table = Contact.__table__
+        # Core, and updated_at set to itself: the column's onupdate must not touch it.
+        session.execute(update(table).where(table.c.id == contact_id)
+                        .values(id=table.c.id, updated_at=table.c.updated_at))
 
 
 def decide_for_contact(

@@ -122,8 +122,10 @@ def check(
     contact = session.get(Contact, contact_id)
     if contact is None or contact.org_id != org_id:
         return [refusal("unknown_contact", language, contact_id=contact_id)]
-    survey = session.get(Survey, survey_id)
-    if survey is None or survey.org_id != org_id:
+    # Columns only: loading the Survey entity would also load its questions.
+    survey = session.execute(select(Survey.name, Survey.status).where(
+        Survey.id == survey_id, Survey.org_id == org_id)).first()
+    if survey is None:
         return [refusal("unknown_survey", language, survey_id=survey_id)]
     found: list[Refusal] = []
     if survey.status != "live":

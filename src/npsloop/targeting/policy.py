@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, false, select
 from sqlalchemy.orm import Session
 
+from npsloop.accounts.models import Organization
 from npsloop.accounts.service import get_organization
 from npsloop.targeting.models import DEFAULT_RECONTACT_DAYS, FatiguePolicy, SurveyFatigueOverride
 
@@ -64,8 +65,16 @@ def org_timezone(session: Session, org_id: str) -> str:
 
 
 def effective_policy(session: Session, *, org_id: str, survey_id: str | None) -> Effective:
-    policy = get_policy(session, org_id=org_id)
-    override = get_override(session, org_id=org_id, survey_id=survey_id) if survey_id else None
+    """One query: the organisation's time zone, its policy and the survey's override."""
+    override_on = and_(SurveyFatigueOverride.org_id == Organization.id,
+                       SurveyFatigueOverride.survey_id == survey_id) if survey_id else false()
+    row = session.execute(
+        select(Organization.timezone, FatiguePolicy, SurveyFatigueOverride)
+        .select_from(Organization)
+        .outerjoin(FatiguePolicy, FatiguePolicy.org_id == Organization.id)
+        .outerjoin(SurveyFatigueOverride, override_on)
+        .where(Organization.id == org_id)).first()
+    timezone, policy, override = row if row is not None else (None, None, None)
     days = policy.recontact_days if policy else DEFAULT_RECONTACT_DAYS
     sampling = policy.sampling_percent if policy else 100.0
     source = "organization"
@@ -74,7 +83,7 @@ def effective_policy(session: Session, *, org_id: str, survey_id: str | None) ->
     if override is not None and override.sampling_percent is not None:
         sampling = override.sampling_percent
     return Effective(
-        timezone=org_timezone(session, org_id), recontact_days=days, recontact_source=source,
+        timezone=timezone or "UTC", recontact_days=days, recontact_source=source,
         sampling_percent=sampling,
         quiet_start=policy.quiet_start if policy else None,
         quiet_end=policy.quiet_end if policy else None,
