@@ -188,3 +188,25 @@ def test_decision_log_is_per_organisation(client, org, survey, make_org):
     assert client.get("/api/v1/decisions", headers=org.headers).json()["total"] == 1
     bad = client.get("/api/v1/decisions", headers=org.headers, params={"from": "yesterday"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "from"]
+
+
+def test_dry_run_writes_nothing(client, org, survey, db):
+    from npsloop.targeting.models import DecisionLog
+
+    client.post("/api/v1/contacts", headers=org.headers, json={"external_id": "D-1"})
+    body = {"contact": {"external_id": "D-1", "attributes": {"plan": "pro"}},
+            "event": {"name": "checkout"}, "survey_id": survey["id"], "channel": "email",
+            "dry_run": True}
+    answer = client.post("/api/v1/triggers", json=body, headers=org.headers).json()
+    assert answer["dry_run"] and not answer["eligible"]
+    assert [r["rule"] for r in answer["reasons"]] == ["no_address"]
+    answer = client.post("/api/v1/triggers", json=body | {"channel": "api"},
+                         headers=org.headers).json()
+    assert answer["eligible"] and answer["invitation"] is None and answer["send_at"]
+    assert db.scalar(select(Invitation.id).where(Invitation.org_id == org.org_id)) is None
+    assert db.scalar(select(DecisionLog.id).where(DecisionLog.org_id == org.org_id)) is None
+    contact = client.get("/api/v1/contacts/D-1", headers=org.headers).json()
+    assert "plan" not in contact["attributes"]
+    events = client.get("/api/v1/events", params={"contact_external_id": "D-1"},
+                        headers=org.headers).json()
+    assert events == []

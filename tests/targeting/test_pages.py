@@ -66,6 +66,23 @@ def test_trigger_editor_round_trip(signed_in, org, survey):
     assert signed_in.get("/api/v1/trigger-rules", headers=org.headers).json() == []
 
 
+def test_try_a_decision_is_a_dry_run(signed_in, org, survey):
+    signed_in.post("/api/v1/trigger-rules", headers=org.headers, json={
+        "name": "Checkout", "event_name": "checkout", "survey_id": survey["id"],
+        "channel": "api", "conditions": [{"property": "amount", "op": "gt", "value": 100}]})
+    signed_in.post("/api/v1/contacts", headers=org.headers, json={"external_id": "T-1"})
+    params = {"try_contact": "T-1", "try_event": "checkout", "try_channel": "api"}
+    for props, expected in (('{"amount": 150}', "Would invite"),
+                            ('{"amount": 50}', "amount &gt; 100"),
+                            ("[1]", "JSON object")):
+        page = signed_in.get("/targeting/triggers",
+                             params=params | {"try_properties": props, "lang": "en"})
+        result = re.search(r'data-testid="try-result".*?</div>\s*</form>', page.text, re.S)
+        assert result and expected in result.group(0), (props, page.text[-2000:])
+    log = signed_in.get("/api/v1/decisions", headers=org.headers).json()
+    assert log["total"] == 0
+
+
 def test_forms_need_the_csrf_token(signed_in, survey):
     response = signed_in.post("/targeting/fatigue", data={"recontact_days": "5"})
     assert response.status_code == 403

@@ -23,7 +23,7 @@ from npsloop.core.timeutil import parse_bound
 from npsloop.distribution.service import personal_link
 from npsloop.surveys.models import Survey
 from npsloop.targeting import decision_log, policy, triggers
-from npsloop.targeting.decide import EVENT_SOURCE, decide_for_contact
+from npsloop.targeting.decide import EVENT_SOURCE, decide, decide_for_contact
 from npsloop.targeting.schemas import (
     DecisionList,
     DecisionOut,
@@ -71,6 +71,8 @@ def decide_trigger(body: TriggerRequest, db: SessionDep, principal: Decider, lan
         survey = db.get(Survey, body.survey_id)
         if survey is None or survey.org_id != org_id:
             raise unprocessable("survey_id", f"unknown survey '{body.survey_id}'")
+    if body.dry_run:
+        return _dry_run(body, db, org_id, lang)
     org = get_organization(db, org_id)
     registry = AttributeRegistry(db, org_id)
     try:
@@ -102,7 +104,22 @@ def decide_trigger(body: TriggerRequest, db: SessionDep, principal: Decider, lan
             id=invitation.id, url=personal_link(invitation, base_url=settings.base_url),
             channel=invitation.channel, send_at=invitation.send_at,
             expires_at=invitation.expires_at) if invitation else None,
-        trigger_id=decision.trigger_id, delay_seconds=decision.delay_seconds)
+        trigger_id=decision.trigger_id, delay_seconds=decision.delay_seconds,
+        send_at=invitation.send_at if invitation else None)
+
+
+def _dry_run(body: TriggerRequest, db: SessionDep, org_id: str, lang: str) -> Any:
+    decision = decide(db, org_id=org_id, contact_external_id=body.contact.external_id,
+                      event=body.event.name, properties=body.event.properties,
+                      channel=body.channel, survey_id=body.survey_id, language=lang,
+                      source="api", occurred_at=body.event.timestamp, dry_run=True)
+    db.rollback()
+    return TriggerDecisionOut(
+        eligible=decision.eligible, survey_id=decision.survey_id,
+        reasons=[r.as_dict() for r in decision.refusals],  # type: ignore[misc]
+        invitation=None, trigger_id=decision.trigger_id,
+        delay_seconds=decision.delay_seconds, dry_run=True,
+        send_at=decision.extras.get("send_at"))  # type: ignore[arg-type]
 
 
 # -- trigger definitions -----------------------------------------------------------------

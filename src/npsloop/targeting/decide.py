@@ -130,22 +130,27 @@ def decide_for_contact(
     properties: dict | None = None, channel: str = "widget", survey_id: str | None = None,
     now: datetime | None = None, language: str = "en", source: str | None = None,
     occurred_at: datetime | None = None, triggers: list[Trigger] | None = None,
+    dry_run: bool = False,
 ) -> Decision:
     """`decide` for a known contact; `triggers` (already loaded by the caller) replaces the
-    lookup, as the outbox handler does for a batch of events."""
+    lookup, as the outbox handler does for a batch of events. `dry_run` writes nothing (no
+    invitation, no log row): the answer says what would happen, with
+    `extras["send_at"]` when eligible."""
     now = now or utcnow()
     source = source or ("widget" if channel == "widget" else "api")
-    lock_contact(session, contact.id)
+    if not dry_run:
+        lock_contact(session, contact.id)
     # The widget asking what to show gets a waiting invitation first; a trigger firing
     # (source "trigger") decides afresh.
     if channel == "widget" and source != "trigger":
         pending = due_widget_invitation(session, org_id=org_id, contact_id=contact.id,
                                         now=now, survey_id=survey_id)
-        if pending is not None:
+        if pending is not None and not dry_run:
             log_decision(session, org_id=org_id, contact_id=contact.id,
                          survey_id=pending.survey_id, channel=channel, source=source,
                          eligible=True, refusals=[], invitation_id=pending.id,
                          trigger_id=pending.trigger_id, at=now)
+        if pending is not None:
             return Decision(True, pending.survey_id, [], pending, 0, pending.trigger_id,
                             contact.id)
     if triggers is None:
@@ -158,7 +163,7 @@ def decide_for_contact(
     if not candidates:
         found = [refusal("no_trigger", language, event=event or "-", channel=channel)]
         return _finish(session, org_id, contact, channel, source, now,
-                       Decision(False, survey_id, found, None, 0, None, contact.id))
+                       Decision(False, survey_id, found, None, 0, None, contact.id), dry_run)
     base = occurred_at or now
     decision: Decision | None = None
     for trigger, candidate_survey, delay in candidates:
@@ -178,6 +183,10 @@ def decide_for_contact(
         if not found:
             send_at = _send_at(session, org_id=org_id, channel=channel, base=base,
                                delay=delay, now=now)
+            if dry_run:
+                decision = Decision(True, candidate_survey, [], None, delay, trigger_id,
+                                    contact.id, {"send_at": send_at})
+                break
             invitation = distribution.create_invitation(
                 session, org_id=org_id, survey_id=candidate_survey, contact_id=contact.id,
                 channel=channel, source=source, send_at=send_at, trigger_id=trigger_id,
@@ -192,11 +201,13 @@ def decide_for_contact(
         if found[0].rule in CONTACT_WIDE:
             break
     assert decision is not None
-    return _finish(session, org_id, contact, channel, source, now, decision)
+    return _finish(session, org_id, contact, channel, source, now, decision, dry_run)
 
 
 def _finish(session: Session, org_id: str, contact: Contact, channel: str, source: str,
-            now: datetime, decision: Decision) -> Decision:
+            now: datetime, decision: Decision, dry_run: bool = False) -> Decision:
+    if dry_run:
+        return decision
     log_decision(session, org_id=org_id, contact_id=contact.id, survey_id=decision.survey_id,
                  channel=channel, source=source, eligible=decision.eligible,
                  refusals=decision.refusals,
@@ -210,14 +221,17 @@ def decide(
     session: Session, *, org_id: str, contact_external_id: str, event: str | None,
     properties: dict | None = None, channel: str = "widget", survey_id: str | None = None,
     now: datetime | None = None, language: str = "en", source: str | None = None,
-    occurred_at: datetime | None = None,
+    occurred_at: datetime | None = None, dry_run: bool = False,
 ) -> Decision:
     """Decides for the contact with this external id (see the module doc). The caller
-    commits; an unknown contact is a refusal ("unknown_contact"), logged like any other."""
+    commits; an unknown contact is a refusal ("unknown_contact"), logged like any other
+    (`dry_run`: nothing is written)."""
     now = now or utcnow()
     contact = get_by_external_id(session, org_id=org_id, external_id=contact_external_id)
     if contact is None:
         found = [refusal("unknown_contact", language, contact_id=contact_external_id)]
+        if dry_run:
+            return Decision(False, survey_id, found, None, 0)
         log_decision(session, org_id=org_id, contact_id=None, survey_id=survey_id,
                      channel=channel, source=source or ("widget" if channel == "widget"
                                                          else "api"),
@@ -227,4 +241,4 @@ def decide(
     return decide_for_contact(session, org_id=org_id, contact=contact, event=event,
                               properties=properties, channel=channel, survey_id=survey_id,
                               now=now, language=language, source=source,
-                              occurred_at=occurred_at)
+                              occurred_at=occurred_at, dry_run=dry_run)

@@ -7,6 +7,7 @@ organisation setting (`rule:manage`). Forms post with the CSRF token and redirec
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -20,12 +21,13 @@ from npsloop.accounts.service import audit
 from npsloop.contacts.events import event_names
 from npsloop.contacts.segments import list_segments
 from npsloop.core.db import utcnow
-from npsloop.core.deps import SessionDep
+from npsloop.core.deps import SessionDep, request_language
 from npsloop.surveys.models import Survey
 from npsloop.targeting import policy, triggers
 from npsloop.targeting.conditions import OPERATORS
+from npsloop.targeting.decide import decide
 from npsloop.targeting.models import DecisionLog, Trigger
-from npsloop.targeting.pages_common import delay_parts, page, surveys_of, tr
+from npsloop.targeting.pages_common import delay_parts, local_time, page, surveys_of, tr
 from npsloop.targeting.pages_log import router as log_router
 from npsloop.web.templating import render
 
@@ -66,15 +68,47 @@ def _week_counts(db: SessionDep, org_id: str) -> dict[str, dict[str, int]]:
     return counts
 
 
+def _try(request: Request, db: SessionDep, org_id: str, values: dict[str, str]
+         ) -> dict[str, Any] | None:
+    """A dry-run decision for the "try it" form: what would happen, nothing written."""
+    if not values["contact"]:
+        return None
+    try:
+        properties = json.loads(values["properties"]) if values["properties"] else {}
+        if not isinstance(properties, dict):
+            raise ValueError
+    except ValueError:
+        return {"error": tr(request, "targeting.try.bad_json")}
+    channel = values["channel"] if values["channel"] in triggers.CHANNELS else "api"
+    decision = decide(db, org_id=org_id, contact_external_id=values["contact"],
+                      event=values["event"] or None, properties=properties, channel=channel,
+                      language=request_language(request), dry_run=True)
+    db.rollback()
+    send_at = decision.extras.get("send_at")
+    return {"decision": decision, "channel": channel,
+            "send_at": local_time(send_at, policy.org_timezone(db, org_id))  # type: ignore[arg-type]
+            if send_at else ""}
+
+
 @router.get("/targeting/triggers", response_class=HTMLResponse)
-def triggers_page(request: Request, db: SessionDep, principal: Reader,
-                  saved: Annotated[str, Query(max_length=8)] = "") -> HTMLResponse:
+def triggers_page(
+    request: Request, db: SessionDep, principal: Reader,
+    saved: Annotated[str, Query(max_length=8)] = "",
+    try_contact: Annotated[str, Query(max_length=200)] = "",
+    try_event: Annotated[str, Query(max_length=100)] = "",
+    try_channel: Annotated[str, Query(max_length=16)] = "api",
+    try_properties: Annotated[str, Query(max_length=4000)] = "",
+) -> HTMLResponse:
+    tried = {"contact": try_contact.strip(), "event": try_event.strip(),
+             "channel": try_channel, "properties": try_properties.strip()}
+    result = _try(request, db, principal.org_id, tried)
     rows = triggers.list_triggers(db, org_id=principal.org_id)
     return page(request, principal, "targeting/triggers.html", {
         "triggers": rows, "surveys": surveys_of(db, principal.org_id),
         "segments": {s.id: s.name for s in list_segments(db, org_id=principal.org_id)},
         "counts": _week_counts(db, principal.org_id), "saved": saved,
-        "delay_parts": delay_parts})
+        "delay_parts": delay_parts, "tried": tried, "result": result,
+        "channels": triggers.CHANNELS})
 
 
 def _editor(request: Request, db: SessionDep, principal: Principal, trigger: Trigger | None,

@@ -32,6 +32,8 @@ class TriggerRequest(BaseModel):
                                   description="ask about this survey (default: the "
                                               "triggers defined for the event)")
     channel: Channel = "api"
+    dry_run: bool = Field(False, description="answer what would happen, but store nothing: "
+                                             "no contact change, event, invitation or log row")
 
 
 class ReasonOut(BaseModel):
@@ -55,6 +57,9 @@ class TriggerDecisionOut(BaseModel):
     invitation: InvitationOut | None
     trigger_id: str | None = None
     delay_seconds: int = 0
+    dry_run: bool = False
+    send_at: datetime | None = Field(None, description="when the invitation is (or, in a "
+                                                       "dry run, would be) sent")
 
 
 class Condition(BaseModel):
