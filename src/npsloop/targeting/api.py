@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from sqlalchemy import select
 
 from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import audit, get_organization
@@ -197,9 +198,8 @@ def fatigue_view(db: SessionDep, org_id: str) -> FatigueOut:
     saved = policy.get_policy(db, org_id=org_id)
     rules = policy.effective_policy(db, org_id=org_id, survey_id=None)
     overrides = policy.list_overrides(db, org_id=org_id)
-    names = dict(db.execute(
-        Survey.__table__.select().with_only_columns(Survey.id, Survey.name)
-        .where(Survey.org_id == org_id)).all()) if overrides else {}
+    names = dict(db.execute(select(Survey.id, Survey.name).where(
+        Survey.org_id == org_id)).all()) if overrides else {}
     return FatigueOut(
         recontact_days=rules.recontact_days, sampling_percent=rules.sampling_percent,
         quiet_start=rules.quiet_start, quiet_end=rules.quiet_end, cap_count=rules.cap_count,
