@@ -110,7 +110,13 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
 
         distribution = seed_demo_distribution(session, org_id)
         session.commit()
-    return {"rules": rules, "plans_and_referrals": extras, "distribution": distribution}
+    with factory() as session:
+        from npsloop.targeting.demo import seed_demo_targeting
+
+        targeting = seed_demo_targeting(session, org_id)
+        session.commit()
+    return {"rules": rules, "plans_and_referrals": extras, "distribution": distribution,
+            "targeting": targeting}
 
 
 def analyse_demo_text(factory: sessionmaker[Session], org_id: str) -> int:
