@@ -24,7 +24,7 @@ from npsloop.contacts.segments import get_segment, segment_contact_ids
 from npsloop.core.db import new_id, utcnow
 from npsloop.core.i18n import LANGUAGES, translate
 from npsloop.distribution.models import Campaign, CampaignStatus, Invitation, InvitationStatus
-from npsloop.distribution.service import DistributionError
+from npsloop.distribution.service import BATCH_OPTOUTS, DistributionError, unsubscribed_among
 from npsloop.notify import service as notify
 from npsloop.notify.models import NotifyChannel
 from npsloop.notify.registry import notifier_class
@@ -199,7 +199,13 @@ def plan_step(session: Session, campaign: Campaign, *, now: datetime | None = No
     keep_alive = [session.get(Organization, campaign.org_id),
                   session.get(Survey, campaign.survey_id)]
     skipped: Counter[str] = Counter(campaign.skipped or {})
-    rows = _plan_batch(session, campaign, ids, now=now, skipped=skipped, language=language)
+    session.info[BATCH_OPTOUTS] = (campaign.org_id, campaign.channel, set(ids),
+                                   unsubscribed_among(session, campaign.org_id, ids,
+                                                      campaign.channel))
+    try:
+        rows = _plan_batch(session, campaign, ids, now=now, skipped=skipped, language=language)
+    finally:
+        session.info.pop(BATCH_OPTOUTS, None)
     del keep_alive
     if rows:
         session.execute(insert(Invitation), rows)
