@@ -77,7 +77,9 @@ def test_track_shows_answer_counts_once_and_window_refuses_the_next(db, site, ca
     assert logged == [None, "recontact_window"]
 
 
-def test_resent_event_id_is_stored_once(db, site, call):
+def test_resent_event_id_is_stored_once_and_untriggered_events_are_refused(db, site, call):
+    answer = call(site, "track", {"user_id": "u-5", "event": "login"}).json()
+    assert answer == {"show": False, "refusals": ["no_trigger"]}
     for _ in range(2):
         call(site, "track", {"user_id": "u-2", "event": "page_view", "event_id": "w:same"})
     contact = db.scalar(select(Contact).where(Contact.external_id == "u-2",
@@ -112,11 +114,6 @@ def test_delayed_invitation_waits_and_is_offered_again_on_the_next_page(make_sit
     later = call(site, "identify", {"user_id": "u-4"}).json()
     assert later["show"] is True and later["ticket"] == offer["ticket"]
     assert 0 < later["delay_seconds"] <= 91
-
-
-def test_untriggered_event_is_refused_with_the_rule(site, call):
-    answer = call(site, "track", {"user_id": "u-5", "event": "login"}).json()
-    assert answer == {"show": False, "refusals": ["no_trigger"]}
 
 
 def test_chinese_visitor_gets_the_chinese_wording(db, site, call):

@@ -30,7 +30,7 @@ FIELDS = {
 BODIES = st.fixed_dictionaries({}, optional=FIELDS)
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(action=st.sampled_from(["identify", "track", "answer", "shown", "dismissed"]),
        body=BODIES)
