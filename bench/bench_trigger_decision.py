@@ -14,7 +14,9 @@ that segment, in the same run, it times:
   - widget track: `widget.flow.track`, what POST /widget/v1/{key}/track does besides HTTP
     (store the event, find no pending invitation, decide), rolled back like "eligible".
 The four are timed call by call in turn (so a busy machine slows them alike); it prints the
-median and p99 of each, and each median's ratio to the baseline's.
+median and p99 wall time of each, each median's ratio to the baseline's, and the median CPU
+time of this process's thread (all of the work on SQLite; the client side on PostgreSQL),
+which a machine shared with other jobs inflates much less than wall time.
 SQLite always; PostgreSQL too when a server answers (its database is dropped afterwards).
 
     .venv/bin/python -m bench.bench_trigger_decision
@@ -55,29 +57,41 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def sample(func: Callable[[], float], calls: int) -> list[float]:
-    """`calls` timings in ms (each run returns its own), after three warm-up runs."""
+Timing = tuple[float, float]  # (wall ms, this thread's CPU ms) of one call
+
+
+def sample(func: Callable[[], Timing], calls: int) -> list[Timing]:
+    """`calls` timings (each run returns its own), after three warm-up runs."""
     for _ in range(3):
         func()
     return [func() for _ in range(calls)]
 
 
-def sample_alternately(runs: dict[str, Callable[[], float]], calls: int
-                       ) -> dict[str, list[float]]:
+def sample_alternately(runs: dict[str, Callable[[], Timing]], calls: int
+                       ) -> dict[str, list[Timing]]:
     for func in runs.values():
         sample(func, 0)
-    times: dict[str, list[float]] = {label: [] for label in runs}
+    times: dict[str, list[Timing]] = {label: [] for label in runs}
     for _ in range(calls):
         for label, func in runs.items():
             times[label].append(func())
     return times
 
 
-def timed(func: Callable[[], Any]) -> Callable[[], float]:
-    def run() -> float:
-        start = time.perf_counter()
+def clock() -> Timing:
+    return time.perf_counter() * 1000, time.thread_time() * 1000
+
+
+def since(start: Timing) -> Timing:
+    now = clock()
+    return now[0] - start[0], now[1] - start[1]
+
+
+def timed(func: Callable[[], Any]) -> Callable[[], Timing]:
+    def run() -> Timing:
+        start = clock()
         func()
-        return (time.perf_counter() - start) * 1000
+        return since(start)
 
     return run
 
@@ -119,27 +133,30 @@ def prepare(engine: Engine, org_id: str, contacts: int) -> list[tuple[str, str]]
         return [(cid, str(external[cid])) for cid in found]
 
 
-def rolled_back(engine: Engine, work: Callable[[Session], Any]) -> Callable[[], float]:
+def rolled_back(engine: Engine, work: Callable[[Session], Any]) -> Callable[[], Timing]:
     """Times `work` in a transaction that is rolled back afterwards (outside the timing), so
     nothing it writes stays and every call takes the same path."""
 
-    def run() -> float:
+    def run() -> Timing:
         with engine.connect() as conn:
             outer = conn.begin()
             with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
-                start = time.perf_counter()
+                start = clock()
                 work(session)
-                elapsed = (time.perf_counter() - start) * 1000
+                elapsed = since(start)
             outer.rollback()
         return elapsed
 
     return run
 
 
-def report(label: str, times: list[float], baseline: float) -> None:
-    median = statistics.median(times)
-    print(f"  {label:32s} median {median:7.2f} ms  p99 {percentile(times, 0.99):7.2f} ms  "
-          f"ratio {median / baseline:6.1f}x baseline")
+def report(label: str, times: list[Timing], baseline: Timing) -> None:
+    wall = [t[0] for t in times]
+    median = statistics.median(wall)
+    cpu = statistics.median(t[1] for t in times)
+    print(f"  {label:32s} median {median:7.2f} ms  p99 {percentile(wall, 0.99):7.2f} ms  "
+          f"ratio {median / baseline[0]:6.1f}x  | CPU here {cpu:6.2f} ms, "
+          f"ratio {cpu / max(baseline[1], 0.001):6.1f}x")
 
 
 def run(engine: Engine, dialect: str, contacts: int, events: int, calls: int) -> None:
@@ -180,7 +197,8 @@ def run(engine: Engine, dialect: str, contacts: int, events: int, calls: int) ->
         # Alternated call by call, so a busy machine slows every measurement alike.
         times = sample_alternately(runs, calls)
         session.rollback()
-    baseline = statistics.median(times["baseline: contact by primary key"])
+    base = times["baseline: contact by primary key"]
+    baseline = (statistics.median(t[0] for t in base), statistics.median(t[1] for t in base))
     for label, samples in times.items():
         report(label, samples, baseline)
 
