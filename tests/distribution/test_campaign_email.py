@@ -145,3 +145,26 @@ def test_personal_link_tampered_or_expired(client, db, org, survey):
 
 def _contact_id(client, org, external_id: str) -> str:
     return client.get(f"/api/v1/contacts/{external_id}", headers=org.headers).json()["id"]
+
+
+def test_worker_rechecks_optouts_and_expiry_at_send_time(client, db, db_factory, org, survey):
+    """Between planning and sending a contact may opt out and a link may expire: the
+    worker checks again and never sends those."""
+    from datetime import timedelta
+
+    from npsloop.core.db import utcnow
+    from npsloop.distribution.models import Unsubscribe
+
+    channel_id = email_channel(client, org, 2525)
+    segment_id = contacts_and_segment(client, org, count=3)
+    campaign = _campaign(client, org, survey, segment_id, channel_id, send_now=True)
+    assert campaign["invited_count"] == 3
+    rows = db.scalars(select(Invitation).where(Invitation.campaign_id == campaign["id"])
+                      .order_by(Invitation.contact_id)).all()
+    db.add(Unsubscribe(org_id=org.org_id, contact_id=rows[0].contact_id, channel="all"))
+    rows[1].expires_at = utcnow() - timedelta(seconds=1)
+    db.commit()
+    assert dispatch.tick(db_factory)["sent"] == 1
+    db.expire_all()
+    assert sorted(i.status for i in db.scalars(select(Invitation).where(
+        Invitation.campaign_id == campaign["id"]))) == ["cancelled", "expired", "sent"]
