@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from npsloop.contacts.models import Contact, Event
 from npsloop.distribution.models import Invitation
 from npsloop.responses.models import Response
+from npsloop.surveys.models import Question
 from npsloop.targeting.models import DecisionLog
 
 
@@ -134,3 +135,16 @@ def test_accept_language_decides_without_a_lang_option(client, site):
     response = client.post(site.url("track"), content=b'{"user_id": "u-7", "event": '
                            b'"order_paid"}', headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert response.json()["survey"]["language"] == "zh-CN"
+
+
+def test_follow_up_follows_the_surveys_skip_logic(db, site, call):
+    followup = db.scalar(select(Question).where(Question.survey_id == site.survey_id,
+                                                Question.kind == "open_followup"))
+    followup.show_if_categories = ["detractor"]
+    followup.required = True
+    db.commit()
+    survey = call(site, "track", {"user_id": "u-8", "event": "order_paid",
+                                  "lang": "en"}).json()["survey"]
+    assert list(survey["followup"]) == ["detractor"]
+    assert survey["followup_required"] is True
+    assert survey["texts"]["required"] == "Please write a few words before sending."

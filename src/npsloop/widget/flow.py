@@ -170,7 +170,7 @@ def survey_view(session: Session, invitation: Invitation, requested_lang: str | 
     followup = next((q for q in survey.questions if q.kind == "open_followup"), None)
     texts = {name: translate(f"widget.popup.{name}", lang) for name in (
         "not_likely", "very_likely", "placeholder", "submit", "close", "thanks",
-        "sending", "error", "score_label", "referral_copy", "referral_copied")}
+        "sending", "error", "required", "score_label", "referral_copy", "referral_copied")}
     texts["thanks_by_category"] = {c: translate(f"widget.popup.thanks_{c}", lang)
                                    for c in CATEGORIES}
     return {
@@ -178,8 +178,10 @@ def survey_view(session: Session, invitation: Invitation, requested_lang: str | 
         "language": lang,
         "question": localized_text(question, lang) if question else translate(
             "widget.popup.question", lang),
-        "followup": ({c: followup_text(followup, lang, c) for c in CATEGORIES}
-                     if followup else None),
+        # Only the categories the survey's skip logic shows the follow-up to.
+        "followup": ({c: followup_text(followup, lang, c) for c in CATEGORIES
+                      if not followup.show_if_categories or c in followup.show_if_categories}
+                     if followup else {}),
         "followup_required": bool(followup and followup.required),
         "texts": texts,
     }

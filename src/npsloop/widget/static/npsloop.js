@@ -199,8 +199,10 @@
         button.setAttribute("aria-checked", i === index ? "true" : "false");
         button.setAttribute("tabindex", i === index ? "0" : "-1");
       });
-      var cat = category(index);
-      label.textContent = survey.followup ? survey.followup[cat] : texts.placeholder;
+      var question = survey.followup[category(index)];
+      // No follow-up for this category (the survey's skip logic): just the send button.
+      label.textContent = question || "";
+      label.hidden = comment.hidden = !question;
       followup.hidden = false;
       // The score is saved the moment it is tapped; the submit completes the response.
       send(false);
@@ -209,8 +211,8 @@
     function send(complete) {
       if (popup.score === null || popup.done) return;
       if (complete) {
-        if (survey.followup_required && !comment.value.trim()) {
-          error.textContent = texts.placeholder;
+        if (survey.followup_required && !comment.hidden && !comment.value.trim()) {
+          error.textContent = texts.required;
           error.hidden = false;
           comment.focus();
           return;
