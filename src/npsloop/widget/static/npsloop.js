@@ -26,7 +26,7 @@
     "box-shadow:0 12px 40px rgba(15,23,42,.22),0 2px 8px rgba(15,23,42,.12);padding:20px 20px 16px;" +
     "font:15px/1.45 -apple-system,BlinkMacSystemFont,'Segoe UI','PingFang SC','Hiragino Sans GB'," +
     "'Microsoft YaHei','Noto Sans CJK SC',Roboto,Helvetica,Arial,sans-serif;" +
-    "animation:up .25s ease-out}" +
+    "max-height:calc(100vh - 24px);overflow-y:auto;animation:up .25s ease-out}" +
     "@keyframes up{from{transform:translateY(16px);opacity:0}to{transform:none;opacity:1}}" +
     "@media (prefers-reduced-motion:reduce){.card{animation:none}}" +
     "*{box-sizing:border-box}" +
@@ -66,7 +66,8 @@
     "font:13px/1.2 ui-monospace,Menlo,Consolas,monospace;background:#fff;color:inherit}" +
     ".copy .primary{padding:8px 12px;font-size:14px}" +
     "@media (max-width:480px){.card{right:0;left:0;bottom:0;width:100%;max-width:none;" +
-    "border-radius:16px 16px 0 0;padding:18px 12px 14px}.scores{gap:3px}" +
+    "border-radius:16px 16px 0 0;padding:18px 12px calc(14px + env(safe-area-inset-bottom))}" +
+    ".scores{gap:3px}" +
     ".scores button{height:44px;font-size:14px;border-radius:6px}h2{font-size:15px}}";
 
   function emit(name, detail) {
