@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from npsloop.contacts.models import Contact, Event
+from npsloop.distribution import service as distribution
 from npsloop.distribution.models import Invitation
 from npsloop.responses.models import Response
 from npsloop.surveys.models import Question
@@ -148,3 +149,20 @@ def test_follow_up_follows_the_surveys_skip_logic(db, site, call):
     assert list(survey["followup"]) == ["detractor"]
     assert survey["followup_required"] is True
     assert survey["texts"]["required"] == "Please write a few words before sending."
+
+
+def test_invitation_a_server_side_trigger_scheduled_is_shown_on_the_next_page(db, site, call):
+    """An event sent by the customer's server (not the widget) made a trigger schedule a
+    widget invitation: the visitor's next page load (identify) shows it."""
+    assert call(site, "identify", {"user_id": "u-10"}).json()["show"] is False
+    contact = db.scalar(select(Contact).where(Contact.org_id == site.org_id,
+                                              Contact.external_id == "u-10"))
+    scheduled = distribution.create_invitation(
+        db, org_id=site.org_id, survey_id=site.survey_id, contact_id=contact.id,
+        channel="widget", source="trigger")
+    db.commit()
+    offer = call(site, "identify", {"user_id": "u-10", "lang": "en"}).json()
+    assert offer["show"] is True
+    assert offer["ticket"].partition(".")[0] == scheduled.id
+    call(site, "dismissed", {"ticket": offer["ticket"]})
+    assert call(site, "identify", {"user_id": "u-10"}).json()["show"] is False
