@@ -20,6 +20,13 @@ UNSUB = re.compile(r"https?://[^/\s\"<>]+(/u/[A-Za-z0-9._-]+)")
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Any]] = []
+        self.refuse: set[str] = set()  # mailboxes that do not exist (permanent 550)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
         self.messages.append((list(envelope.rcpt_tos),
