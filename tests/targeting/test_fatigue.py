@@ -193,3 +193,38 @@ def test_other_organisations_data_is_invisible(db, make_org):
     invite(db, mine.org_id, survey, contact, NOW - timedelta(days=1), status="sent")
     assert fatigue.check(db, org_id=mine.org_id, contact_id=contact, survey_id=survey,
                          channel="email", now=NOW) == []
+
+
+def test_check_many_answers_like_check_for_every_contact(db, org, make_org):
+    from npsloop.targeting.fatigue_bulk import check_many
+
+    set_policy(db, org.org_id, recontact_days=20, sampling_percent=60, cap_count=2,
+               cap_days=120, quiet_start="13:00", quiet_end="15:00")  # NOW is 14:00 local
+    survey, other = make_survey(db, org.org_id, "S"), make_survey(db, org.org_id, "O")
+    ids = []
+    for i in range(24):
+        contact = make_contact(db, org.org_id, f"m{i}",
+                               **({"email": f"m{i}@example.test"} if i % 5 else {}))
+        ids.append(contact)
+        if i % 3 == 0:
+            invite(db, org.org_id, other, contact, NOW - timedelta(days=5 + i), status="sent")
+        if i % 4 == 0:
+            invite(db, org.org_id, other, contact, NOW - timedelta(days=60), status="sent")
+            invite(db, org.org_id, other, contact, NOW - timedelta(days=90), status="sent")
+        if i % 7 == 0:
+            answered(db, org.org_id, survey, contact, NOW - timedelta(days=i))
+        if i % 6 == 1:
+            db.add(Unsubscribe(org_id=org.org_id, contact_id=contact, channel="all"))
+    db.commit()
+    stranger = make_contact(db, make_org("Other").org_id, "x")
+    wanted = [*ids, stranger]
+    bulk = check_many(db, org_id=org.org_id, contact_ids=wanted, survey_id=survey,
+                      channel="email", now=NOW, language="zh-CN")
+    one_by_one = {cid: fatigue.check(db, org_id=org.org_id, contact_id=cid, survey_id=survey,
+                                     channel="email", now=NOW, language="zh-CN")
+                  for cid in wanted}
+    assert {k: [r.as_dict() for r in v] for k, v in bulk.items()} == \
+        {k: [r.as_dict() for r in v] for k, v in one_by_one.items()}
+    seen = {r.rule for refusals in bulk.values() for r in refusals}
+    assert seen >= {"recontact_window", "invitation_cap", "unsubscribed", "no_address",
+                    "quiet_hours", "unknown_contact", "sampling"}
