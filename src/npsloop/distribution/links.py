@@ -8,6 +8,7 @@ response is complete is refused with a clear message instead of counting twice.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from npsloop.contacts.models import Contact
@@ -56,8 +57,6 @@ def personalise(db: Session, invitation: Invitation, data: ResponseCreate) -> Re
 
 
 def already_complete(db: Session, survey: Survey, invitation: Invitation) -> bool:
-    from sqlalchemy import select
-
     status = db.scalar(select(Response.status).where(
         Response.org_id == survey.org_id, Response.survey_id == survey.id,
         Response.idempotency_key == idempotency_key(invitation)))

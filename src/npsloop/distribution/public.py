@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from npsloop.accounts.service import get_organization
 from npsloop.contacts.models import Contact
@@ -22,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 
-def _language(request: Request, db: SessionDep, invitation: Invitation | None) -> str:
+def _language(request: Request, db: Session, invitation: Invitation | None) -> str:
     wanted = normalize_language(request.query_params.get("lang"))
     if wanted in LANGUAGES:
         return wanted
@@ -70,7 +71,7 @@ def open_invitation(token: str, request: Request, db: SessionDep) -> Response:
                             headers=NO_STORE)
 
 
-def _unsubscribe_context(db: SessionDep, invitation: Invitation) -> dict:
+def _unsubscribe_context(db: Session, invitation: Invitation) -> dict:
     org = get_organization(db, invitation.org_id)
     return {"org_name": org.name if org else "", "channel": invitation.channel}
 
