@@ -186,16 +186,7 @@ def unsubscribe_link(invitation: Invitation, *, base_url: str) -> str:
 # -- unsubscribes -----------------------------------------------------------------------------
 
 
-# A campaign step loads the opt-outs of its whole batch in one query and leaves them here
-# for the step's per-contact fatigue checks: (org, channel, batch ids, opted-out ids).
-BATCH_OPTOUTS = "distribution.batch_optouts"
-
-
 def is_unsubscribed(session: Session, *, org_id: str, contact_id: str, channel: str) -> bool:
-    known = session.info.get(BATCH_OPTOUTS)
-    if known is not None and known[0] == org_id and known[1] == channel \
-            and contact_id in known[2]:
-        return contact_id in known[3]
     return session.scalar(select(Unsubscribe.id).where(
         Unsubscribe.org_id == org_id, Unsubscribe.contact_id == contact_id,
         Unsubscribe.channel.in_((channel, "all"))).limit(1)) is not None
