@@ -51,6 +51,11 @@ def test_event_to_invitation_through_the_outbox(client, org, survey, db, db_fact
     refused = client.get("/api/v1/decisions", headers=org.headers,
                          params={"eligible": "false", "contact": "small"}).json()
     assert [i["contact_external_id"] for i in refused["items"]] == ["small"]
+    by_trigger = client.get("/api/v1/decisions", headers=org.headers,
+                            params={"trigger_id": trigger_id}).json()
+    assert by_trigger["total"] == 2
+    assert client.get("/api/v1/decisions", headers=org.headers,
+                      params={"trigger_id": "nope"}).json()["total"] == 0
 
     # The same event again: one invitation is enough, the log says why.
     client.post("/api/v1/events", headers=org.headers, json={

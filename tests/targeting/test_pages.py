@@ -81,6 +81,11 @@ def test_try_a_decision_is_a_dry_run(signed_in, org, survey):
         assert result and expected in result.group(0), (props, page.text[-2000:])
     log = signed_in.get("/api/v1/decisions", headers=org.headers).json()
     assert log["total"] == 0
+    rule_id = signed_in.get("/api/v1/trigger-rules", headers=org.headers).json()[0]["id"]
+    assert f'href="/targeting/log?trigger_id={rule_id}"' in signed_in.get(
+        "/targeting/triggers").text
+    filtered = signed_in.get("/targeting/log", params={"trigger_id": rule_id, "lang": "en"})
+    assert "Trigger: Checkout" in filtered.text
 
 
 def test_forms_need_the_csrf_token(signed_in, survey):

@@ -258,7 +258,8 @@ def delete_override(survey_id: str, db: SessionDep, principal: PolicyWriter) -> 
 
 def log_filter(db: SessionDep, org_id: str, *, date_from: str | None, date_to: str | None,
                contact: str | None, survey_id: str | None, rule: str | None,
-               eligible: bool | None, source: str | None) -> decision_log.LogFilter:
+               eligible: bool | None, source: str | None,
+               trigger_id: str | None = None) -> decision_log.LogFilter:
     """The log filters from query parameters; a contact is named by its external id."""
     tz = policy.org_timezone(db, org_id)
     try:
@@ -273,7 +274,8 @@ def log_filter(db: SessionDep, org_id: str, *, date_from: str | None, date_to: s
         contact_id = found.id if found else "-"  # unknown: matches nothing
     return decision_log.LogFilter(date_from=lo, date_to=hi, contact_id=contact_id,
                                   survey_id=survey_id or None, rule=rule or None,
-                                  eligible=eligible, source=source or None)
+                                  eligible=eligible, source=source or None,
+                                  trigger_id=trigger_id or None)
 
 
 @router.get("/decisions", response_model=DecisionList)
@@ -287,13 +289,14 @@ def list_decisions(
     rule: Annotated[str | None, Query(max_length=40)] = None,
     eligible: bool | None = None,
     source: Annotated[str | None, Query(max_length=16)] = None,
+    trigger_id: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> DecisionList:
     """The decision log, newest first (default: the last 7 days), with counts per rule."""
     spec = log_filter(db, principal.org_id, date_from=date_from, date_to=date_to,
                       contact=contact, survey_id=survey_id, rule=rule, eligible=eligible,
-                      source=source)
+                      source=source, trigger_id=trigger_id)
     page = decision_log.read_log(db, org_id=principal.org_id, spec=spec, limit=limit,
                                  offset=offset)
     return DecisionList(

@@ -30,6 +30,7 @@ class LogFilter:
     rule: str | None = None
     eligible: bool | None = None
     source: str | None = None
+    trigger_id: str | None = None
 
 
 @dataclass
@@ -53,6 +54,8 @@ def _where(org_id: str, spec: LogFilter, lo: datetime, hi: datetime, *,
         clauses.append(DecisionLog.survey_id == spec.survey_id)
     if spec.source:
         clauses.append(DecisionLog.source == spec.source)
+    if spec.trigger_id:
+        clauses.append(DecisionLog.trigger_id == spec.trigger_id)
     if spec.eligible is not None:
         clauses.append(DecisionLog.eligible.is_(spec.eligible))
     if with_rule and spec.rule:

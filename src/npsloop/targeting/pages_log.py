@@ -16,6 +16,7 @@ from npsloop.core.deps import SessionDep, request_language
 from npsloop.core.timeutil import parse_bound
 from npsloop.targeting import decision_log, policy
 from npsloop.targeting.pages_common import local_time, page, surveys_of
+from npsloop.targeting.triggers import get_trigger
 
 router = APIRouter(include_in_schema=False)
 # The log names contacts: the same right as reading responses.
@@ -34,7 +35,8 @@ def log_page(
     date_from: Annotated[str, Query(alias="from", max_length=10)] = "",
     date_to: Annotated[str, Query(alias="to", max_length=10)] = "",
     contact: Text = "", survey_id: Text = "", rule: Text = "", result: Text = "",
-    source: Text = "", page_no: Annotated[int, Query(alias="page", ge=1, le=2000)] = 1,
+    source: Text = "", trigger_id: Text = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=2000)] = 1,
 ) -> HTMLResponse:
     org_id = principal.org_id
     tz = policy.org_timezone(db, org_id)
@@ -56,11 +58,11 @@ def log_page(
     spec = decision_log.LogFilter(
         date_from=lo, date_to=hi, contact_id=contact_id, survey_id=survey_id or None,
         rule=rule or None, eligible={"yes": True, "no": False}.get(result),
-        source=source or None)
+        source=source or None, trigger_id=trigger_id or None)
     log = decision_log.read_log(db, org_id=org_id, spec=spec, limit=PAGE_SIZE,
                                 offset=(page_no - 1) * PAGE_SIZE)
     filters = {"from": date_from, "to": date_to, "contact": contact, "survey_id": survey_id,
-               "rule": rule, "result": result, "source": source}
+               "rule": rule, "result": result, "source": source, "trigger_id": trigger_id}
     kept = {k: v for k, v in filters.items() if v}
 
     def link(**changes: object) -> str:
@@ -71,6 +73,7 @@ def log_page(
         return "/targeting/log" + (f"?{urlencode(query)}" if query else "")
 
     lang = request_language(request)
+    trigger = get_trigger(db, org_id=org_id, trigger_id=trigger_id) if trigger_id else None
     return page(request, principal, "targeting/log.html", {
         "log": log, "filters": filters, "errors": errors, "tz": tz, "link": link,
         "rules": RULES, "sources": SOURCES, "surveys": surveys_of(db, org_id),
@@ -78,4 +81,5 @@ def log_page(
         "explain": lambda row: decision_log.explain(row, lang),
         "local": lambda moment: local_time(moment, tz, "%m-%d %H:%M:%S"),
         "range_text": (local_time(log.date_from, tz), local_time(log.date_to, tz)),
-        "max_count": max(log.counts.values(), default=0)})
+        "max_count": max(log.counts.values(), default=0),
+        "trigger_name": trigger.name if trigger else ("?" if trigger_id else "")})
