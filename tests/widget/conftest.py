@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy.orm import Session
+from tests.conftest import OrgCtx
 
+from npsloop.accounts.models import Organization
+from npsloop.accounts.service import create_api_key
 from npsloop.surveys.models import Survey
 from npsloop.targeting.models import Trigger
 from npsloop.widget import public
@@ -34,10 +38,26 @@ def fresh_limits() -> None:
 
 
 @pytest.fixture
-def make_site(client, db: Session, make_org) -> Callable[..., Site]:
+def bare_org(db: Session) -> Callable[[], OrgCtx]:
+    """An organisation with an admin API key and no users: no password to hash, so the
+    many small tests here stay quick (tests that sign in use make_org)."""
+
+    def factory() -> OrgCtx:
+        org = Organization(name=f"Shop {uuid.uuid4().hex[:6]}")
+        db.add(org)
+        db.flush()
+        _, plain = create_api_key(db, org_id=org.id, name="default", role="admin")
+        db.commit()
+        return OrgCtx(org.id, plain, "", "")
+
+    return factory
+
+
+@pytest.fixture
+def make_site(client, db: Session, bare_org) -> Callable[..., Site]:
     def factory(org=None, event: str = "order_paid", delay_seconds: int = 0,
                 origins: tuple[str, ...] = (SHOP,)) -> Site:
-        org = org or make_org()
+        org = org or bare_org()
         body = {"name": "Shop", "status": "live", "drivers": ["price"]}
         survey = client.post("/api/v1/surveys", json=body, headers=org.headers)
         assert survey.status_code == 201, survey.text

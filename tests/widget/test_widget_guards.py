@@ -42,8 +42,8 @@ def test_unknown_calls_and_unknown_or_malformed_keys_are_refused(site, call):
     assert call(site, "identify", {"user_id": "u"}).status_code == 401
 
 
-def test_revoked_key_stops_at_once(client, make_org, make_site, call):
-    org = make_org()
+def test_revoked_key_stops_at_once(client, bare_org, make_site, call):
+    org = bare_org()
     site = make_site(org)
     assert call(site, "identify", {"user_id": "u"}).status_code == 200
     revoked = client.post(f"/api/v1/widget/site-keys/{site.key_id}/revoke", headers=org.headers)
@@ -90,7 +90,8 @@ def test_bad_scores_and_bodies(site, call):
         "blob": "z" * 9000}}).status_code == 422
 
 
-def test_attribute_of_the_wrong_type_names_it(client, org, make_site, call):
+def test_attribute_of_the_wrong_type_names_it(client, bare_org, make_site, call):
+    org = bare_org()
     site = make_site(org)
     created = client.post("/api/v1/contact-attributes", headers=org.headers,
                           json={"key": "spend", "type": "number"})
@@ -100,9 +101,9 @@ def test_attribute_of_the_wrong_type_names_it(client, org, make_site, call):
     assert response.json()["detail"][0]["loc"] == ["body", "attributes", "spend"]
 
 
-def test_forged_or_foreign_tickets_are_refused(make_org, make_site, call):
-    mine = make_site(make_org())
-    theirs = make_site(make_org())
+def test_forged_or_foreign_tickets_are_refused(bare_org, make_site, call):
+    mine = make_site(bare_org())
+    theirs = make_site(bare_org())
     offer = call(theirs, "track", {"user_id": "u", "event": "order_paid"}).json()
     ticket = offer["ticket"]
     # Another organisation's key cannot touch this invitation, even with a valid ticket.
@@ -166,9 +167,9 @@ def test_hostile_json_is_a_422_never_a_500(site, call):
         assert response.json()["detail"][0]["loc"][:len(loc)] == loc, raw[:60]
 
 
-def test_identity_verification_refuses_unsigned_or_forged_users(client, make_org, make_site,
+def test_identity_verification_refuses_unsigned_or_forged_users(client, bare_org, make_site,
                                                                  call):
-    org = make_org()
+    org = bare_org()
     site = make_site(org)
     switched = client.patch(f"/api/v1/widget/site-keys/{site.key_id}", headers=org.headers,
                             json={"verify_identity": True})
