@@ -99,8 +99,16 @@ def test_test_page_embeds_the_snippet_with_a_nonce(client, org):
     assert f'<script nonce="{nonce}">' in page.text
     assert '"key": "npw_abc"' in page.text and '"lang": "zh-CN"' in page.text
     assert "/widget/npsloop.js" in page.text and "插件测试页" in page.text
+    assert "connect-src 'self' http://testserver http://127.0.0.1:8000;" in policy
     bad_host = client.get("/widget/test?host=javascript:alert(1)")
     assert bad_host.status_code == 422
+
+
+def test_test_page_picks_the_admins_newest_active_key(client, org):
+    key = client.post("/api/v1/widget/site-keys", headers=org.headers,
+                      json={"name": "Shop"}).json()["key"]
+    login(client, org.owner_email)
+    assert f'"key": "{key}"' in client.get("/widget/test").text
 
 
 def test_test_page_is_hidden_in_production_unless_admin(settings, db_factory, org):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -130,12 +131,16 @@ def _test_page_allowed(settings: SettingsDep, principal: Principal | None) -> bo
 
 
 @router.get("/widget/test", response_class=HTMLResponse)
-def test_page(request: Request, settings: SettingsDep,
+def test_page(request: Request, db: SessionDep, settings: SettingsDep,
               principal: Annotated[Principal | None, Depends(optional_principal)],
               key: str = "", host: str = "", user: str = "", event: str = "",
               lang: str = "") -> HTMLResponse:
     if not _test_page_allowed(settings, principal):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Not Found")
+    if not key and principal is not None:  # a signed-in admin: their newest active key
+        active = [k for k in sitekeys.list_site_keys(db, org_id=principal.org_id)
+                  if k.revoked_at is None]
+        key = active[0].key if active else ""
     try:
         widget_host = sitekeys.normalize_origin(host) if host else str(
             request.base_url).rstrip("/")
@@ -151,10 +156,13 @@ def test_page(request: Request, settings: SettingsDep,
         "nonce": nonce, "options_json": json.dumps(options), "widget_host": widget_host,
         "key": key[:64], "user": user[:200], "event": event[:100] or "order_paid",
         "page_lang": page_lang or ""})
+    # The referral share ping goes to the configured base URL, which may differ in development.
+    parts = urlsplit(settings.base_url)
+    base = f"{parts.scheme}://{parts.netloc}"
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' 'nonce-{nonce}' {widget_host}; "
-        f"connect-src 'self' {widget_host}; style-src 'self' 'unsafe-inline'; "
-        f"img-src 'self' data: {widget_host}; base-uri 'self'; form-action 'self'; "
+        f"connect-src 'self' {widget_host} {base}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: {widget_host} {base}; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'")
     response.headers["Cache-Control"] = "no-store"
     return response
