@@ -36,7 +36,7 @@ from npsloop.targeting import fatigue
 
 log = logging.getLogger(__name__)
 SCHEDULED = InvitationStatus.scheduled.value
-DISPATCH_BATCH = 500
+DISPATCH_BATCH = 200  # per transaction: SQLite holds its write lock for one batch only
 
 
 def render(text: str, *, name: str, org: str, survey: str) -> str:
@@ -217,8 +217,8 @@ def continue_planning(factory: sessionmaker[Session], *, now: datetime,
     return steps
 
 
-def tick(factory: sessionmaker[Session], *, now: datetime | None = None,
-         worker_id: str = "", base_url: str | None = None, max_batches: int = 40) -> dict[str, int]:
+def tick(factory: sessionmaker[Session], *, now: datetime | None = None, worker_id: str = "",
+         base_url: str | None = None, max_batches: int = 100) -> dict[str, int]:
     """One pass of every distribution job, each step in its own transaction."""
     now = now or utcnow()
     worker_id = worker_id or f"{socket.gethostname()}-distribution"
