@@ -139,7 +139,8 @@ def track(session: Session, *, org_id: str, user_id: str, event: str,
         raise WidgetError(field_name, exc.message) from exc
     session.commit()
     contact = contacts.get_by_external_id(session, org_id=org_id, external_id=user_id)
-    assert contact is not None  # record_events created it if it was new
+    if contact is None:  # record_events creates unknown contacts; deleted in between
+        raise WidgetError("user_id", "unknown visitor", 409)
     return offer_for(session, org_id=org_id, contact=contact, event=event,
                      properties=properties, language=language)
 

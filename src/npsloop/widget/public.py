@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from npsloop.core.deps import SessionDep
 from npsloop.core.i18n import negotiate, normalize_language
+from npsloop.distribution.models import Invitation
 from npsloop.widget import flow, sitekeys
 from npsloop.widget.models import SiteKey
 from npsloop.widget.ratelimit import SlidingWindow
@@ -194,7 +195,7 @@ def _offer_body(request: Request, db: Session, site_key: SiteKey, offer: flow.Of
                                        request.headers.get("accept-language"))}
 
 
-def _ticketed(request: Request, db: Session, site_key: SiteKey, ticket: str):  # noqa: ANN202
+def _ticketed(request: Request, db: Session, site_key: SiteKey, ticket: str) -> Invitation:
     invitation_id = sitekeys.invitation_of(request.app.state.settings.secret_key, site_key,
                                            ticket)
     if invitation_id is None:
