@@ -107,7 +107,18 @@ def _seed_domains(factory: sessionmaker[Session], org_id: str) -> dict[str, Any]
         extras = seed_demo_plans_and_referrals(session, org_id)
         reports = seed_demo_reports(session, org_id)
         session.commit()
-    return {"rules": rules, "plans_and_referrals": extras, "reports": reports}
+    with factory() as session:
+        from npsloop.distribution.demo import seed_demo_distribution
+
+        distribution = seed_demo_distribution(session, org_id)
+        session.commit()
+    with factory() as session:
+        from npsloop.targeting.demo import seed_demo_targeting
+
+        targeting = seed_demo_targeting(session, org_id)
+        session.commit()
+    return {"rules": rules, "plans_and_referrals": extras, "reports": reports,
+            "distribution": distribution, "targeting": targeting}
 
 
 def analyse_demo_text(factory: sessionmaker[Session], org_id: str) -> int:

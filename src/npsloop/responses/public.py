@@ -5,6 +5,8 @@ an idempotency key kept in sessionStorage); the final submit completes the same 
 Without JavaScript the page is a plain form that posts once and redirects (303) to the
 thank-you page. Unknown and draft surveys get one uniform 404 page, so a token cannot be
 probed for existence; paused and closed surveys say so (410) and show no form.
+A personal link (`?inv=<signed token>`, see distribution.links) ties the answer to the
+invited contact: one response per token, the contact's attributes snapshotted on it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from npsloop.accounts.service import get_organization
 from npsloop.core.deps import SessionDep
 from npsloop.core.i18n import Translator, normalize_language
+from npsloop.distribution import links
+from npsloop.distribution.models import Invitation
 from npsloop.responses import public_input, service
 from npsloop.responses.public_input import FieldError, PublicAnswer
 from npsloop.responses.public_view import (
@@ -80,9 +84,16 @@ def _language_links(request: Request, survey: Survey, lang: str) -> list[dict[st
     return links
 
 
+INVITE_STATUS = {"invite_invalid": 404, "invite_expired": 410, "answered": 409}
+
+
 def _message_page(
     request: Request, db: Session, survey: Survey | None, state: str, lang: str
 ) -> HTMLResponse:
+    if state in INVITE_STATUS:
+        return _page(request, "respond/message.html", lang,
+                     {"kind": state, "org_name": _org_name(db, survey)},
+                     status_code=INVITE_STATUS[state])
     if state == "missing":
         return _page(request, "respond/message.html", lang,
                      {"kind": "not_found", "org_name": ""}, status_code=404)
@@ -103,12 +114,16 @@ def _form_page(
     channel: str,
     values: dict[str, Any] | None = None,
     error: FieldError | None = None,
+    invite: str = "",
 ) -> HTMLResponse:
     values = values or {}
+    submit_url = f"/s/{survey.public_token}/responses"
+    if invite:
+        submit_url += f"?{urlencode({'inv': invite})}"
     # The no-JS form posts this key; survey.js replaces it with the one in sessionStorage.
     key = values.get("idempotency_key") or uuid.uuid4().hex
     config = {
-        "endpoint": f"/s/{survey.public_token}/responses",
+        "endpoint": submit_url,
         "storageKey": f"npsloop.survey.{survey.public_token}",
         "lang": lang,
         "channel": channel,
@@ -122,6 +137,7 @@ def _form_page(
     context = {
         "survey": survey,
         "token": survey.public_token,
+        "submit_url": submit_url,
         "org_name": _org_name(db, survey),
         "channel": channel,
         "idempotency_key": key,
@@ -146,7 +162,14 @@ def survey_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
     if survey is None or state != "live":
         return _message_page(request, db, survey, state, lang)
     channel = page_channel(request.query_params.get("ch"))
-    return _form_page(request, db, survey, lang=lang, channel=channel)
+    invite = request.query_params.get("inv", "")
+    if invite:
+        invitation, problem = links.resolve(db, survey, invite)
+        if invitation is None or problem:
+            return _message_page(request, db, survey, problem, lang)
+        links.mark_opened(db, invitation)
+        channel = page_channel(invitation.channel)
+    return _form_page(request, db, survey, lang=lang, channel=channel, invite=invite)
 
 
 def _answer_language(survey: Survey, answer: PublicAnswer) -> str:
@@ -158,18 +181,39 @@ def _answer_language(survey: Survey, answer: PublicAnswer) -> str:
     return lang
 
 
-def _save(db: Session, survey: Survey, raw: object) -> tuple[service.IngestResult, str]:
+def _invitation(db: Session, survey: Survey, invite: str) -> Invitation | None:
+    """The personal link's invitation, or FieldError("invitation") saying why it is not
+    usable (an answered invitation is "already_answered": one response per token)."""
+    if not invite:
+        return None
+    invitation, problem = links.resolve(db, survey, invite)
+    if invitation is not None and not problem and links.already_complete(db, survey, invitation):
+        problem = "answered"
+    if invitation is None or problem:
+        kind = {"answered": "already_answered", "invite_expired": "invite_expired"}.get(
+            problem, "invite_invalid")
+        raise FieldError("invitation", f"personal link not usable: {kind}", kind)
+    return invitation
+
+
+def _save(db: Session, survey: Survey, raw: object,
+          invite: str = "") -> tuple[service.IngestResult, str]:
     """Validates and ingests; raises FieldError. Returns the result and the language used."""
+    invitation = _invitation(db, survey, invite)
     answer = public_input.parse(raw)
     lang = _answer_language(survey, answer)
     answer = public_input.apply_survey_rules(survey, answer)
     data = public_input.to_create(answer, language=lang, channel=page_channel(answer.channel))
+    if invitation is not None:
+        data = links.personalise(db, invitation, data)
     try:
         result = service.ingest(db, survey=survey, data=data, allow_backdate=False,
                                 channel=data.channel)
     except service.IngestError as exc:
         kind = "unknown" if exc.message.startswith("unknown") else "value_error"
         raise FieldError(exc.field, exc.message, kind) from exc
+    if invitation is not None:
+        links.record(db, invitation, result.response)
     return result, lang
 
 
@@ -178,7 +222,16 @@ def _json_error(error: FieldError, lang: str, status_code: int = 422) -> JSONRes
     return JSONResponse(body, status_code=status_code, headers=NO_STORE)
 
 
-def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None) -> Response:
+def _invite_error(error: FieldError, lang: str) -> JSONResponse:
+    """A personal link that cannot take this answer: shown as a page-level message."""
+    state = {"already_answered": "answered"}.get(error.kind, error.kind)
+    body = {"detail": error.detail(), "field": "", "reason": error.kind,
+            "message": Translator(lang)(f"public.{state}.body")}
+    return JSONResponse(body, status_code=INVITE_STATUS[state], headers=NO_STORE)
+
+
+def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None,
+                 invite: str = "") -> Response:
     survey, state = _find(db, token)
     lang = page_language(survey, lang_hint, None)
     if survey is None:
@@ -188,8 +241,10 @@ def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None) ->
                 "message": Translator(lang)("public.closed.title")}
         return JSONResponse(body, status_code=410, headers=NO_STORE)
     try:
-        result, lang = _save(db, survey, raw)
+        result, lang = _save(db, survey, raw, invite)
     except FieldError as error:
+        if error.field == "invitation":
+            return _invite_error(error, lang)
         return _json_error(error, lang)
     saved = result.response
     body = {
@@ -203,18 +258,22 @@ def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None) ->
     return JSONResponse(body, status_code=201 if result.created else 200, headers=NO_STORE)
 
 
-def _submit_form(request: Request, db: Session, token: str, raw: dict[str, Any]) -> Response:
+def _submit_form(request: Request, db: Session, token: str, raw: dict[str, Any],
+                 invite: str = "") -> Response:
     survey, state = _find(db, token)
     lang = page_language(survey, raw.get("language"), request.headers.get("accept-language"))
     if survey is None or state != "live":
         return _message_page(request, db, survey, state, lang)
     channel = page_channel(raw.get("channel"))
     try:
-        result, lang = _save(db, survey, raw)
+        result, lang = _save(db, survey, raw, invite)
     except FieldError as error:
         db.rollback()
+        if error.field == "invitation":
+            state = {"already_answered": "answered"}.get(error.kind, error.kind)
+            return _message_page(request, db, survey, state, lang)
         return _form_page(request, db, survey, lang=lang, channel=channel, values=raw,
-                          error=error)
+                          error=error, invite=invite)
     return RedirectResponse(_thanks_url(token, lang, result.response.id), status_code=303,
                             headers=NO_STORE)
 
@@ -223,6 +282,7 @@ def _submit_form(request: Request, db: Session, token: str, raw: dict[str, Any])
 async def submit(token: str, request: Request, db: SessionDep) -> Response:
     """JSON from survey.js (partial on tap, complete on submit) or the no-JS form post."""
     is_json = request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+    invite = request.query_params.get("inv", "")[:120]
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         error = FieldError("", f"request body over {MAX_BODY_BYTES} bytes", "too_large")
@@ -236,10 +296,10 @@ async def submit(token: str, request: Request, db: SessionDep) -> Response:
         hint = raw.get("language") if isinstance(raw, dict) else None
         hint = hint if isinstance(hint, str) else None
         # The DB work is synchronous; run it off the event loop like FastAPI's sync routes.
-        return await run_in_threadpool(_submit_json, db, token, raw, hint)
+        return await run_in_threadpool(_submit_json, db, token, raw, hint, invite)
     form = await request.form()
     return await run_in_threadpool(_submit_form, request, db, token,
-                                   public_input.form_to_dict(form))
+                                   public_input.form_to_dict(form), invite)
 
 
 @router.get("/s/{token}/thanks", response_class=HTMLResponse)

@@ -283,3 +283,27 @@ def survey_qr(
         headers["Content-Disposition"] = f'attachment; filename="survey-{survey.id[:8]}-qr.png"'
     return Response(service.qr_png(public_url(settings, survey)), media_type="image/png",
                     headers=headers)
+
+
+@router.get("/surveys/{survey_id}/qr.svg")
+def survey_qr_svg(
+    survey_id: str, db: SessionDep, settings: SettingsDep, principal: Reader,
+    download: bool = False,
+) -> Response:
+    """The public link's QR code as SVG (for print: scales without blurring), drawn by the
+    qrcode library's path factory (one <path>, no imaging library)."""
+    import io
+
+    import qrcode
+    import qrcode.image.svg
+
+    survey = _load(db, principal, survey_id)
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4,
+                         image_factory=qrcode.image.svg.SvgPathImage)
+    code.add_data(public_url(settings, survey))
+    buffer = io.BytesIO()
+    code.make_image().save(buffer)
+    headers = {"Cache-Control": "private, max-age=300"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="survey-{survey.id[:8]}-qr.svg"'
+    return Response(buffer.getvalue(), media_type="image/svg+xml", headers=headers)

@@ -26,6 +26,9 @@ from npsloop.notify.base import (
 )
 from npsloop.notify.text import escape_html, safe_url
 
+# A fact with this key is an unsubscribe URL (survey invitations): it becomes a footer link
+# and the List-Unsubscribe headers (RFC 2369 / RFC 8058 one-click) instead of a table row.
+UNSUBSCRIBE = "unsubscribe"
 LEVEL_COLOURS = {"info": "#2563eb", "warning": "#d97706", "critical": "#dc2626"}
 
 
@@ -64,7 +67,7 @@ def html_body(notice: Notice) -> str:
     rows = "".join(
         f'<tr><th align="left" style="padding:4px 12px 4px 0;color:#555">{escape_html(f.label)}'
         f'</th><td style="padding:4px 0">{escape_html(f.value)}</td></tr>'
-        for f in notice.facts
+        for f in notice.facts if f.key != UNSUBSCRIBE
     )
     parts = [
         f'<h2 style="margin:0 0 12px;border-left:4px solid {colour};padding-left:8px">'
@@ -82,6 +85,11 @@ def html_body(notice: Notice) -> str:
     if link:
         parts.append(f'<p><a href="{escape_html(link)}" style="color:{colour}">'
                      f"{escape_html(notice.link_label or link)}</a></p>")
+    unsubscribe = next((f for f in notice.facts if f.key == UNSUBSCRIBE), None)
+    if unsubscribe is not None and safe_url(unsubscribe.value):
+        parts.append(f'<p style="margin-top:24px;font-size:12px;color:#6b7280">'
+                     f'<a href="{escape_html(safe_url(unsubscribe.value))}" style="color:#6b7280">'
+                     f"{escape_html(unsubscribe.label)}</a></p>")
     lang = "zh-CN" if notice.language.startswith("zh") else "en"
     return (f'<!doctype html><html lang="{lang}"><body style="font-family:sans-serif;'
             f'font-size:14px;color:#111">{"".join(parts)}</body></html>')
@@ -110,6 +118,10 @@ class EmailNotifier(Notifier):
         mail.add_alternative(html_body(notice), subtype="html")
         # After the body: set_content() clears every Content-* header.
         mail["Content-Language"] = notice.language
+        unsubscribe = safe_url(notice.fact(UNSUBSCRIBE))
+        if unsubscribe:
+            mail["List-Unsubscribe"] = f"<{unsubscribe}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return mail
 
     def _tls(self) -> ssl.SSLContext:

@@ -1,0 +1,254 @@
+"""Campaign pages: the list, create (send now, at a time, or as a schedule), a campaign's
+funnel and skip counts, schedules, and the funnel per survey and channel.
+
+Reading needs `stats:read`; creating and sending need `survey:write`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from starlette.datastructures import FormData
+
+from npsloop.accounts.deps import Principal, require
+from npsloop.accounts.service import audit, get_organization
+from npsloop.contacts.segments import list_segments
+from npsloop.core.db import utcnow
+from npsloop.core.deps import SessionDep, request_language
+from npsloop.core.i18n import LANGUAGES
+from npsloop.core.timeutil import parse_bound
+from npsloop.distribution import campaigns, schedules, service
+from npsloop.distribution.models import Campaign, Invitation
+from npsloop.notify import service as notify
+from npsloop.notify.models import NotifyChannel
+from npsloop.surveys.models import Survey
+from npsloop.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require("stats:read", page=True))]
+Writer = Annotated[Principal, Depends(require("survey:write", page=True))]
+PRESETS = {"30d": 30, "90d": 90, "12m": 365}
+STAGES = ("invited", "delivered", "opened", "started", "completed")
+SEND_BUDGET_SECONDS = 5.0  # planning inside the request; the worker finishes the rest
+
+
+async def posted_form(request: Request) -> FormData:
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(posted_form)]
+
+
+def local(moment: datetime | None, tz: str) -> str:
+    return "—" if moment is None else f"{moment.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _page(request: Request, principal: Principal, name: str, context: dict[str, Any],
+          status_code: int = 200) -> HTMLResponse:
+    request.state.principal = principal
+    base = {"can_write": principal.can("survey:write"), "fmt_pct": fmt_pct, "stages": STAGES,
+            "local": local}
+    return render(request, name, {**base, **context}, status_code=status_code)
+
+
+def _names(db: SessionDep, org_id: str) -> dict[str, dict[str, str]]:
+    surveys = db.execute(select(Survey.id, Survey.name).where(Survey.org_id == org_id))
+    return {"surveys": dict(surveys.all()),
+            "segments": {s.id: s.name for s in list_segments(db, org_id=org_id)}}
+
+
+def _tz(db: SessionDep, org_id: str) -> str:
+    org = get_organization(db, org_id)
+    return org.timezone if org else "Asia/Shanghai"
+
+
+# -- list and detail ----------------------------------------------------------------------
+
+
+@router.get("/campaigns", response_class=HTMLResponse)
+def campaigns_page(request: Request, db: SessionDep, principal: Reader) -> HTMLResponse:
+    rows = campaigns.list_campaigns(db, principal.org_id)
+    completed = dict(db.execute(
+        select(Invitation.campaign_id, func.count(Invitation.completed_at))
+        .where(Invitation.org_id == principal.org_id,
+               Invitation.campaign_id.in_([c.id for c in rows]))
+        .group_by(Invitation.campaign_id)).all())
+    return _page(request, principal, "distribution/list.html", {
+        "campaigns": rows, "completed": completed, "tz": _tz(db, principal.org_id),
+        **_names(db, principal.org_id)})
+
+
+def _load(db: SessionDep, principal: Principal, campaign_id: str) -> Campaign:
+    campaign = campaigns.get_campaign(db, principal.org_id, campaign_id)
+    if campaign is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="campaign not found")
+    return campaign
+
+
+@router.post("/campaigns/{campaign_id}/send")
+def send_page(campaign_id: str, request: Request, db: SessionDep, principal: Writer,
+              form: FormDep) -> RedirectResponse:
+    campaign = _load(db, principal, campaign_id)
+    try:
+        campaigns.start_send(db, campaign)
+    except service.DistributionError:
+        db.rollback()  # already sent (a second click): the page shows its state
+        return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
+    audit(db, org_id=principal.org_id, actor=principal.actor, action="campaign.send",
+          target=("campaign", campaign.id), detail={})
+    db.commit()
+    done = campaigns.plan_for(db, campaign, budget_seconds=SEND_BUDGET_SECONDS,
+                              language=request_language(request))
+    notice = "sent" if done else "planning"
+    return RedirectResponse(f"/campaigns/{campaign_id}?notice={notice}", status_code=303)
+
+
+# -- create ----------------------------------------------------------------------------------
+
+
+def _form_context(db: SessionDep, org_id: str) -> dict[str, Any]:
+    surveys = db.scalars(select(Survey).where(Survey.org_id == org_id,
+                                              Survey.status == "live").order_by(Survey.name))
+    return {"surveys": list(surveys), "segments": list_segments(db, org_id=org_id),
+            "channels": campaigns.reachable_channels(db, org_id),
+            "kinds": {c.id: campaigns.channel_kind(c) for c in
+                      campaigns.reachable_channels(db, org_id)},
+            "defaults": campaigns.default_messages(), "languages": LANGUAGES}
+
+
+def _messages(form: FormData) -> dict[str, dict[str, str]]:
+    return {lang: {"subject": str(form.get(f"subject_{lang}") or ""),
+                   "body": str(form.get(f"body_{lang}") or "")} for lang in LANGUAGES}
+
+
+def _values(form: FormData) -> dict[str, Any]:
+    keys = ("name", "survey_id", "segment_id", "notify_channel_id", "when", "send_at",
+            "expires_days", "every_unit", "every_count", "cron", "starts_at")
+    values = {k: str(form.get(k) or "").strip() for k in keys}
+    values["messages"] = _messages(form)
+    return values
+
+
+def _int(values: dict[str, Any], key: str, default: int) -> int:
+    text = values.get(key) or ""
+    if not text.lstrip("-").isdigit():
+        if text:
+            raise service.DistributionError(key, "must be a whole number")
+        return default
+    return int(text)
+
+
+@router.get("/campaigns/new", response_class=HTMLResponse)
+def new_page(request: Request, db: SessionDep, principal: Writer,
+             survey_id: Annotated[str, Query(max_length=32)] = "") -> HTMLResponse:
+    return _page(request, principal, "distribution/new.html", {
+        **_form_context(db, principal.org_id), "errors": {},
+        "values": {"survey_id": survey_id, "when": "now", "expires_days": "30",
+                   "every_unit": "month", "every_count": "3", "messages": {}}})
+
+
+@router.post("/campaigns/new", response_class=HTMLResponse)
+def create_page(request: Request, db: SessionDep, principal: Writer,
+                form: FormDep) -> Response:
+    values = _values(form)
+    tz = _tz(db, principal.org_id)
+    lang = request_language(request)
+    channel = notify.get_channel(db, principal.org_id, values["notify_channel_id"])
+    kind = campaigns.channel_kind(channel) if channel else None
+    try:
+        if kind is None:
+            raise service.DistributionError("notify_channel_id", "choose an email or SMS "
+                                            "channel")
+        common = {"org_id": principal.org_id, "name": values["name"],
+                  "survey_id": values["survey_id"], "segment_id": values["segment_id"],
+                  "channel": kind, "notify_channel_id": values["notify_channel_id"],
+                  "messages": values["messages"], "actor": principal.actor,
+                  "expires_days": _int(values, "expires_days", 30)}
+        if values["when"] == "repeat":
+            starts = _moment(values, "starts_at", tz)
+            schedule = schedules.create_schedule(
+                db, **common, every_unit=values["every_unit"] or "month",
+                every_count=_int(values, "every_count", 1), cron=values["cron"],
+                starts_at=starts, timezone=tz)
+            audit(db, org_id=principal.org_id, actor=principal.actor, action="schedule.create",
+                  target=("schedule", schedule.id), detail={})
+            db.commit()
+            return RedirectResponse("/campaigns/schedules?notice=created", status_code=303)
+        send_at = _moment(values, "send_at", tz) if values["when"] == "later" else None
+        if values["when"] == "later" and (send_at is None or send_at <= utcnow()):
+            raise service.DistributionError("send_at", "choose a time in the future")
+        campaign = campaigns.create_campaign(db, **common, send_at=send_at)
+        if values["when"] == "now":
+            campaigns.start_send(db, campaign)
+    except service.DistributionError as exc:
+        db.rollback()
+        return _page(request, principal, "distribution/new.html", {
+            **_form_context(db, principal.org_id), "values": values,
+            "errors": {exc.field: exc.message}}, status_code=422)
+    audit(db, org_id=principal.org_id, actor=principal.actor, action="campaign.create",
+          target=("campaign", campaign.id), detail={"when": values["when"]})
+    db.commit()
+    notice = "created"
+    if values["when"] == "now":
+        done = campaigns.plan_for(db, campaign, budget_seconds=SEND_BUDGET_SECONDS,
+                                  language=lang)
+        notice = "sent" if done else "planning"
+    return RedirectResponse(f"/campaigns/{campaign.id}?notice={notice}", status_code=303)
+
+
+def _moment(values: dict[str, Any], key: str, tz: str):  # noqa: ANN202 - datetime | None
+    try:
+        return parse_bound(values.get(key) or None, tz, end=False, field=key)
+    except ValueError as exc:
+        raise service.DistributionError(key, "not a valid date and time") from exc
+
+
+# -- schedules and the funnel ------------------------------------------------------------------
+
+
+@router.get("/campaigns/schedules", response_class=HTMLResponse)
+def schedules_page(request: Request, db: SessionDep, principal: Reader) -> HTMLResponse:
+    rows = schedules.list_schedules(db, principal.org_id)
+    return _page(request, principal, "distribution/schedules.html", {
+        "schedules": rows, "runs": {s.id: schedules.runs_of(db, s, 5) for s in rows},
+        "tz": _tz(db, principal.org_id), "notice": request.query_params.get("notice", ""),
+        **_names(db, principal.org_id)})
+
+
+@router.get("/campaigns/funnel", response_class=HTMLResponse)
+def funnel_page(request: Request, db: SessionDep, principal: Reader,
+                survey_id: Annotated[str, Query(max_length=32)] = "",
+                channel: Annotated[str, Query(max_length=16)] = "",
+                preset: Annotated[str, Query(max_length=8)] = "90d") -> HTMLResponse:
+    preset = preset if preset in PRESETS else "90d"
+    since = utcnow() - timedelta(days=PRESETS[preset])
+    rows = service.funnel(db, org_id=principal.org_id, survey_id=survey_id or None,
+                          channel=channel or None, date_from=since)
+    channels = sorted({*campaigns.SEND_CHANNELS, "widget", *service.OPEN_CHANNELS})
+    return _page(request, principal, "distribution/funnel.html", {
+        "rows": rows, "survey_id": survey_id, "channel": channel, "preset": preset,
+        "presets": PRESETS, "channels": channels, **_names(db, principal.org_id)})
+
+
+# Last: "/campaigns/new", "/campaigns/schedules" and "/campaigns/funnel" match first.
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(campaign_id: str, request: Request, db: SessionDep,
+                  principal: Reader) -> HTMLResponse:
+    campaign = _load(db, principal, campaign_id)
+    rows = service.funnel(db, org_id=principal.org_id, campaign_id=campaign.id)
+    failed = db.scalar(select(func.count()).select_from(Invitation).where(
+        Invitation.campaign_id == campaign.id, Invitation.status == "failed")) or 0
+    channel = db.get(NotifyChannel, campaign.notify_channel_id)
+    return _page(request, principal, "distribution/detail.html", {
+        "campaign": campaign, "row": rows[0] if rows else None, "failed": failed,
+        "channel_name": channel.name if channel else "", "notice": request.query_params.get(
+            "notice", ""), **_names(db, principal.org_id)})

@@ -1,0 +1,190 @@
+"""Contact fatigue: may this contact be invited to this survey by this channel now?
+
+`check` returns every rule that says no ([] = may invite), each with a sentence in the
+caller's language and the numbers behind it. The rules, in the order they are reported:
+
+  unknown_contact / unknown_survey - the ids do not exist in this organisation;
+  survey_inactive   - the survey is not live;
+  unsubscribed      - the contact opted out of this channel (distribution decides);
+  no_address        - email without an email address, SMS without a phone number;
+  recontact_window  - invited (sent, or scheduled and still valid) or answered any survey
+                      within the window (organisation default 30 days, or the survey's own);
+  invitation_cap    - already cap_count invitations within cap_days;
+  sampling          - outside the sampled share: a hash of (survey, contact, local month),
+                      so a retry in the same month gets the same answer;
+  quiet_hours       - email/SMS during the organisation's quiet hours (local time).
+
+Every check is one query on an index keyed by the contact (no scans), so a decision costs
+a handful of milliseconds whatever the size of the organisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from npsloop.contacts.models import Contact
+from npsloop.core.db import utcnow
+from npsloop.core.i18n import translate
+from npsloop.distribution import service as distribution
+from npsloop.distribution.models import Invitation
+from npsloop.responses.models import Response
+from npsloop.surveys.models import Survey
+from npsloop.targeting.models import DecisionLog
+from npsloop.targeting.policy import Effective, effective_policy, quiet_until
+
+PUSH_CHANNELS = ("email", "sms")  # sent to the contact, so quiet hours apply
+# Invitations that did not reach (or will never reach) the contact do not count as contact.
+NOT_CONTACTED = ("failed", "cancelled", "expired")
+
+
+@dataclass
+class Refusal:
+    rule: str
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "message": self.message, "params": self.params}
+
+
+def refusal(rule: str, language: str, **params: Any) -> Refusal:
+    return Refusal(rule=rule, message=translate(f"targeting.rule.{rule}", language, **params),
+                   params=params)
+
+
+def _stamp(moment: datetime, tz: str) -> str:
+    """A moment as the organisation reads it: '2026-12-04 21:30 (Asia/Shanghai)'."""
+    return f"{moment.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} ({tz})"
+
+
+def contacted_at():  # noqa: ANN201 - a SQL expression
+    """When an invitation counts as contact: sent, else its planned send, else creation."""
+    return func.coalesce(Invitation.sent_at, Invitation.send_at, Invitation.created_at)
+
+
+def _invitations_since(org_id: str, contact_id: str, since: datetime, now: datetime):  # noqa: ANN202
+    return (Invitation.org_id == org_id, Invitation.contact_id == contact_id,
+            Invitation.status.not_in(NOT_CONTACTED),
+            # A widget invitation nobody showed before it expired never reached the contact.
+            or_(Invitation.status != "scheduled", Invitation.expires_at.is_(None),
+                Invitation.expires_at > now),
+            contacted_at() >= since)
+
+
+def last_contact(session: Session, *, org_id: str, contact_id: str, since: datetime,
+                 now: datetime) -> datetime | None:
+    """The latest invitation or response of the contact after `since` (any survey)."""
+    invited = session.scalar(select(func.max(contacted_at())).where(
+        *_invitations_since(org_id, contact_id, since, now)))
+    answered = session.scalar(select(func.max(Response.submitted_at)).where(
+        Response.contact_id == contact_id, Response.org_id == org_id,
+        Response.submitted_at >= since))
+    found = [_aware(m) for m in (invited, answered) if m is not None]
+    return max(found) if found else None
+
+
+def _aware(moment: datetime | str) -> datetime:
+    # MAX() over a COALESCE loses the column type on SQLite: the value comes back as text.
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def sample_bucket(*, survey_id: str, contact_id: str, period: str) -> float:
+    """A stable number in [0, 100) for (survey, contact, period)."""
+    digest = hashlib.sha256(f"{survey_id}:{contact_id}:{period}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * 100
+
+
+def sampled_in(rules: Effective, *, survey_id: str, contact_id: str, now: datetime) -> tuple[
+        bool, str]:
+    period = f"{now.astimezone(ZoneInfo(rules.timezone)):%Y-%m}"
+    if rules.sampling_percent >= 100:
+        return True, period
+    bucket = sample_bucket(survey_id=survey_id, contact_id=contact_id, period=period)
+    return bucket < rules.sampling_percent, period
+
+
+def check(
+    session: Session, *, org_id: str, contact_id: str, survey_id: str, channel: str,
+    now: datetime | None = None, language: str = "en", include_quiet_hours: bool = True,
+) -> list[Refusal]:
+    """Every rule that forbids inviting now ([] = may invite). `include_quiet_hours=False`
+    leaves quiet hours to the caller, which then holds the send with `next_allowed_send`."""
+    now = now or utcnow()
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.org_id != org_id:
+        return [refusal("unknown_contact", language, contact_id=contact_id)]
+    # Columns only: loading the Survey entity would also load its questions.
+    survey = session.execute(select(Survey.name, Survey.status).where(
+        Survey.id == survey_id, Survey.org_id == org_id)).first()
+    if survey is None:
+        return [refusal("unknown_survey", language, survey_id=survey_id)]
+    found: list[Refusal] = []
+    if survey.status != "live":
+        found.append(refusal("survey_inactive", language, survey=survey.name,
+                             status=survey.status))
+    if distribution.is_unsubscribed(session, org_id=org_id, contact_id=contact_id,
+                                    channel=channel):
+        found.append(refusal("unsubscribed", language, channel=channel))
+    if (channel == "email" and not contact.email) or (channel == "sms" and not contact.phone):
+        found.append(refusal("no_address", language, channel=channel))
+    rules = effective_policy(session, org_id=org_id, survey_id=survey_id)
+    if rules.recontact_days > 0:
+        since = now - timedelta(days=rules.recontact_days)
+        last = last_contact(session, org_id=org_id, contact_id=contact_id, since=since, now=now)
+        if last is not None:
+            found.append(refusal(
+                "recontact_window", language, days=rules.recontact_days,
+                source=rules.recontact_source, last_contact=_stamp(last, rules.timezone),
+                next_allowed=_stamp(last + timedelta(days=rules.recontact_days),
+                                    rules.timezone)))
+    if rules.cap_count and rules.cap_days:
+        since = now - timedelta(days=rules.cap_days)
+        sent = session.scalar(select(func.count()).select_from(Invitation).where(
+            *_invitations_since(org_id, contact_id, since, now))) or 0
+        if sent >= rules.cap_count:
+            found.append(refusal("invitation_cap", language, count=sent, cap=rules.cap_count,
+                                 days=rules.cap_days))
+    inside, period = sampled_in(rules, survey_id=survey_id, contact_id=contact_id, now=now)
+    if not inside:
+        found.append(refusal("sampling", language, percent=f"{rules.sampling_percent:g}",
+                             period=period))
+    if include_quiet_hours and channel in PUSH_CHANNELS:
+        until = quiet_until(now, start=rules.quiet_start, end=rules.quiet_end,
+                            tz=rules.timezone)
+        if until is not None:
+            found.append(refusal("quiet_hours", language, start=rules.quiet_start,
+                                 end=rules.quiet_end, timezone=rules.timezone,
+                                 next_allowed=_stamp(until, rules.timezone)))
+    return found
+
+
+def next_allowed_send(session: Session, *, org_id: str, at: datetime) -> datetime:
+    """`at`, or the end of the quiet hours it falls in (the organisation's local time)."""
+    rules = effective_policy(session, org_id=org_id, survey_id=None)
+    until = quiet_until(at, start=rules.quiet_start, end=rules.quiet_end, tz=rules.timezone)
+    return until or at
+
+
+def log_decision(
+    session: Session, *, org_id: str, contact_id: str | None, survey_id: str | None,
+    channel: str, source: str, eligible: bool, refusals: list[Refusal],
+    invitation_id: str | None = None, trigger_id: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Adds one row to the decision log (the caller's transaction commits it). Reasons keep
+    rule and parameters only: the log page translates them into the reader's language."""
+    session.add(DecisionLog(
+        org_id=org_id, created_at=at or utcnow(), contact_id=contact_id, survey_id=survey_id,
+        channel=channel, source=source, eligible=eligible,
+        rule=refusals[0].rule if refusals else None,
+        reasons=[{"rule": r.rule, "params": r.params} for r in refusals],
+        invitation_id=invitation_id, trigger_id=trigger_id))

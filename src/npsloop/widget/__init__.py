@@ -1,0 +1,1 @@
+"""The web widget: one dependency-free script, its publishable site keys and public endpoints."""
