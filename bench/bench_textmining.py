@@ -41,6 +41,7 @@ from npsloop.textmining.features import en_lexicon_features, segmenter
 
 THEMES = Path(__file__).resolve().parent / "data" / "textmining_themes.tsv"
 TARGET = {"zh": 0.88, "en": 0.85}
+SHORT_COMMENT = 20  # characters
 
 
 def adjusted_rand(a: list, b: list) -> float:
@@ -109,6 +110,10 @@ def bench_sentiment(archive: Path) -> None:
         print(f"{lang}: accuracy {result['accuracy']:.4f} on {result['n']} test comments "
               f"({verdict} the {TARGET[lang]} target); outside the neutral band "
               f"({result['decided_share']:.0%} of comments) {result['decided_accuracy']:.4f}")
+        short = [e for e in parts["test"] if len(e.text) <= SHORT_COMMENT]
+        r = accuracy(model, short)
+        print(f"   {lang}, comments of <= {SHORT_COMMENT} characters (typical NPS length): "
+              f"accuracy {r['accuracy']:.4f} on {r['n']}")
         test_texts = [e.text for e in parts["test"]]
         speed = rate(model.predict, test_texts)
         if lang == "zh":

@@ -27,6 +27,24 @@ def test_chinese_comments(comment, label):
 
 
 @pytest.mark.parametrize(
+    ("comment", "positive"),
+    [
+        ("很喜欢这本书", True),
+        ("物流很快", True),
+        ("水果很新鲜", True),
+        ("故事很感人，推荐大家看", True),
+        ("有点贵", False),
+        ("包装破损", False),
+        ("快递太慢了", False),
+    ],
+)
+def test_short_chinese_comments_lean_the_right_way(comment, positive):
+    # Trained on long reviews alone the model called "很喜欢这本书" negative (-0.38); the
+    # clause examples in training (scripts/train_sentiment.py) fixed its lean on short text.
+    assert (score("zh", comment) > 0) == positive
+
+
+@pytest.mark.parametrize(
     ("comment", "label"),
     [
         ("Works perfectly and the battery lasts all day. Highly recommend!", "positive"),
