@@ -3,7 +3,7 @@
 Both sides call the same functions, so a model trained by `scripts/train_sentiment.py`
 sees exactly the features it will see in production.
 
-Chinese: jieba words, word bigrams and character 1-3 grams (characters carry most of the
+Chinese: jieba words, word bigrams and character 1-4 grams (characters carry most of the
 signal in short, informally segmented comments). English: lower-cased words with negation
 scope marking ("not good" -> NOT_good until the next punctuation), word bigrams and
 character 3-5 grams inside word boundaries (robust to typos and inflection), plus three
@@ -63,7 +63,7 @@ def zh_features(text: str) -> list[str]:
     feats = ["w:" + w for w in words]
     feats += ["b:" + a + "|" + b for a, b in zip(words, words[1:], strict=False)]
     chars = WHITESPACE.sub("", lowered)
-    for n in (1, 2, 3):
+    for n in (1, 2, 3, 4):
         feats += ["c:" + chars[i : i + n] for i in range(len(chars) - n + 1)]
     return feats
 
