@@ -159,9 +159,10 @@ def machine() -> dict[str, str]:
         engine = make_engine(ADMIN_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             pg = str(conn.execute(text("SHOW server_version")).scalar_one())
-            settings = {row[0]: row[1] for row in conn.execute(text(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('shared_buffers', "
-                "'work_mem', 'max_parallel_workers_per_gather', 'synchronous_commit')"))}
+            settings = {name: conn.execute(text("SELECT current_setting(:n)"), {"n": name})
+                        .scalar_one() for name in ("shared_buffers", "work_mem",
+                                                   "max_parallel_workers_per_gather",
+                                                   "synchronous_commit", "max_connections")}
         engine.dispose()
         pg += " (" + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) + ")"
     except Exception as exc:  # noqa: BLE001 - the report says it could not tell
