@@ -109,7 +109,7 @@ def generate_sqlite(session: Session, rows: int) -> str:
 
 
 def measure(session: Session, org_id: str, rows: int, backend: str, repeat: int,
-            target_ms: float | None) -> list[Result]:
+            target_ms: float | None, drivers_note: str = "") -> list[Result]:
     filters = Filters()
     service_calls: dict[str, Callable[[], Any]] = {
         "overview": lambda: service.nps(session, org_id=org_id, filters=filters),
@@ -139,9 +139,44 @@ def measure(session: Session, org_id: str, rows: int, backend: str, repeat: int,
             met = service_ms < target_ms
         results.append(Result(
             "dashboard", f"{label}, {size} responses, {backend}", service_ms, "ms", hand_ms,
-            "hand-written SQL", f"< {target_ms:g} ms" if target_ms else "", met))
+            "hand-written SQL", f"< {target_ms:g} ms" if target_ms else "", met,
+            drivers_note if label == "key drivers" else ""))
         print(results[-1].line())
     return results
+
+
+BULK_TABLES = ("responses", "response_answers")
+
+
+def generate_bulk(session: Session, rows: int, answers_below: str | None = None) -> str:
+    """bench_analytics.generate with the two big tables' secondary indexes and unique
+    constraints dropped during the load and rebuilt after it (sorting once is many times
+    faster than maintaining them row by row); the primary key of `responses` stays, other
+    tables' foreign keys point at it."""
+    constraints = session.execute(text(
+        """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+           FROM pg_constraint WHERE conrelid::regclass::text = ANY(:tables)
+             AND (contype = 'u' OR (contype = 'p' AND conrelid::regclass::text <> 'responses'))"""),
+        {"tables": list(BULK_TABLES)}).all()
+    indexes = session.execute(text(
+        """SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(:tables)
+             AND indexname NOT IN (SELECT conname FROM pg_constraint)"""),
+        {"tables": list(BULK_TABLES)}).all()
+    for table, name, _ in constraints:
+        session.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    session.commit()
+    org_id = generate(session, rows, answers_below)
+    session.execute(text("SET maintenance_work_mem = '1GB'"))
+    for table, name, definition in constraints:
+        session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+    for _, definition in indexes:
+        session.execute(text(definition))
+    session.commit()
+    session.execute(text("ANALYZE"))
+    session.commit()
+    return org_id
 
 
 def run_postgresql(rows: int, repeat: int, target_ms: float | None) -> list[Result]:
@@ -151,11 +186,16 @@ def run_postgresql(rows: int, repeat: int, target_ms: float | None) -> list[Resu
         upgrade(url, engine)
         with Session(engine) as session:
             start = time.perf_counter()
-            org_id = generate(session, rows)
+            # At 10M, driver answers only where the key-driver sample reads (twice its range).
+            below = format(int(2.5 * 20_000 / rows * 16**8), "08x") if rows > 2_000_000 \
+                else None
+            org_id = generate_bulk(session, rows, below) if rows > 100_000 \
+                else generate(session, rows)
             print(f"generated {rows:,} responses on PostgreSQL in "
                   f"{time.perf_counter() - start:.0f} s")
-            session.execute(text("VACUUM ANALYZE") if False else text("SELECT 1"))
-            return measure(session, org_id, rows, "postgresql", repeat, target_ms)
+            note = (f"driver answers generated only for responses with id < '{below}' (the "
+                    "range the 20,000-response sample reads)") if below else ""
+            return measure(session, org_id, rows, "postgresql", repeat, target_ms, note)
     finally:
         engine.dispose()
         drop_database(name)
