@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from bench.common import (
     Result,
     child_env,
+    cpu_seconds,
     create_database,
     drop_database,
     free_port,
@@ -169,8 +170,12 @@ def run(count: int, seconds: float) -> list[Result]:
         endpoint = f"{app}/api/v1/surveys/{survey_id}/responses"
         for target in (endpoint, baseline + "/"):  # warm both: connections, caches
             run_load(target, headers, "warm", 300, 20, 0, workdir)
+        cpu = cpu_seconds(servers[0].pid)
         measured = run_load(endpoint, headers, "run", count, seconds, RETRY_EVERY, workdir)
+        cpu_ms = (cpu_seconds(servers[0].pid) - cpu) * 1000 / max(1, len(measured["latencies"]))
+        cpu = cpu_seconds(servers[1].pid)
         base = run_load(baseline + "/", headers, "base", count, seconds, 0, workdir)
+        base_cpu_ms = (cpu_seconds(servers[1].pid) - cpu) * 1000 / max(1, len(base["latencies"]))
         with Session(engine) as session:
             rows, distinct, keys = stored(session, survey_id, "run")
             events = session.execute(text(
@@ -204,6 +209,9 @@ def run(count: int, seconds: float) -> list[Result]:
                    percentile(base_lat, 0.5), "minimal ASGI insert"),
             Result("ingest", "p99 latency", percentile(lat, 0.99), "ms",
                    percentile(base_lat, 0.99), "minimal ASGI insert"),
+            Result("ingest", "server CPU time per request", cpu_ms, "ms", base_cpu_ms,
+                   "minimal ASGI insert", "", None,
+                   "CPU seconds of the server process during the run / requests"),
             Result("ingest", "responses lost / doubled", lost + doubled, "rows", None, "",
                    "0", lost == 0 and doubled == 0 and events == rows,
                    f"lost {lost}, doubled {doubled}, events {events} for {rows} rows"),
