@@ -29,7 +29,7 @@ from bench.common import (
     create_database,
     drop_database,
     start_process,
-    stop_process,
+    stop_processes,
 )
 from npsloop.accounts.service import create_organization
 from npsloop.core.config import Settings
@@ -134,8 +134,7 @@ def one_round(factory, org_id: str, channel_id: str, receiver: WebhookReceiver, 
         lost = count - len(seen)
         return len(seen) / elapsed, duplicates, lost
     finally:
-        for process in processes:
-            stop_process(process)
+        stop_processes(processes)
 
 
 def main() -> None:

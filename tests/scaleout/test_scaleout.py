@@ -22,7 +22,7 @@ from bench.common import (
     drop_database,
     free_port,
     start_process,
-    stop_process,
+    stop_processes,
     wait_http,
 )
 from sqlalchemy import text
@@ -63,8 +63,7 @@ def cluster(tmp_path: Path) -> Iterator[dict]:
             wait_http(server + "/healthz", timeout=60, process=process)
         yield {"servers": servers, "engine": engine, "processes": processes, "logs": tmp_path}
     finally:
-        for process in processes:
-            stop_process(process)
+        stop_processes(processes)
         engine.dispose()
         drop_database(name)
 
