@@ -79,9 +79,11 @@ def drop_database(name: str) -> None:
     admin.dispose()
 
 
-def generate(session: Session, rows: int) -> str:
+def generate(session: Session, rows: int, answers_below: str | None = None) -> str:
     """An organisation with four surveys and `rows` responses over two years, each with
-    driver ratings that drive its score; returns the organisation id."""
+    driver ratings that drive its score; returns the organisation id. With `answers_below`,
+    only responses whose id sorts below it get driver answers (the range the key-driver
+    sample reads at 10M, to keep generation within minutes)."""
     org, _, _ = create_organization(session, name="Bench", admin_email="bench@example.test",
                                     admin_password="password-123")
     session.commit()
@@ -130,8 +132,9 @@ def generate(session: Session, rows: int) -> str:
                number_value)
             SELECT md5(g::text || :key), md5(g::text || 'r'), :org, :key, 'driver_rating',
                    ((g * {multiplier}) % 5 + 1)
-            FROM generate_series(1, :rows) AS g WHERE g % 10 <> {index}"""),
-            {"org": org.id, "key": key, "rows": rows})
+            FROM generate_series(1, :rows) AS g WHERE g % 10 <> {index}
+              AND (CAST(:below AS text) IS NULL OR md5(g::text || 'r') < :below)"""),
+            {"org": org.id, "key": key, "rows": rows, "below": answers_below})
     session.commit()
     session.execute(text("ANALYZE"))
     session.commit()  # statistics are transactional: without this the planner never sees them

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
 from npsloop.core import dbfaults, jobs, outbox
+from npsloop.core.admission import AdmissionMiddleware, pool_capacity
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
 from npsloop.registry import import_handlers, routers
@@ -73,6 +74,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    bind = session_factory.kw.get("bind")
+    capacity = pool_capacity(bind) if bind is not None else None
+    if capacity is not None:
+        app.add_middleware(AdmissionMiddleware, limit=capacity)
     app.state.session_factory = session_factory
     # Domain routers with background jobs (notify delivery, ticket SLA) read this too.
     app.state.run_worker = run_worker

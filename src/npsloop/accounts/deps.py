@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from npsloop.accounts import service
 from npsloop.core.deps import SessionDep
@@ -47,7 +48,9 @@ async def _check_csrf(request: Request, expected: str) -> None:
 async def optional_principal(request: Request, db: SessionDep) -> Principal | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        key = service.authenticate_api_key(db, auth[7:].strip())
+        # The queries run in the thread pool like every sync route: on the event loop they
+        # would stall all requests and, once the connection pool is exhausted, deadlock it.
+        key = await run_in_threadpool(service.authenticate_api_key, db, auth[7:].strip())
         if key is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -58,7 +61,7 @@ async def optional_principal(request: Request, db: SessionDep) -> Principal | No
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    resolved = service.resolve_session(db, cookie)
+    resolved = await run_in_threadpool(service.resolve_session, db, cookie)
     if resolved is None:
         return None
     user, web_session = resolved

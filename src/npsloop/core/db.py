@@ -96,7 +96,12 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)  # type: ignore[arg-type]
+    # JIT compilation of the dashboard's aggregates (their cost is just above jit_above_cost
+    # at a million responses) took ~140 ms of a ~1 s query in bench/bench_dashboard.py and
+    # never paid for itself at these sizes.
+    connect_args = dict(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+    connect_args.setdefault("options", "-c jit=off")
+    return create_engine(url, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

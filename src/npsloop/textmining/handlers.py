@@ -29,7 +29,9 @@ def analyse_comment(session: Session, event: OutboxEvent) -> None:
     response_id = (event.payload or {}).get("response_id")
     if not response_id:
         return
-    response = session.get(Response, response_id)
+    # Locked: `response.created` and `response.completed` of one response may be handled by
+    # two workers at once; the second waits and then sees the first one's analysis.
+    response = session.get(Response, response_id, with_for_update=True)
     if response is None or response.org_id != event.org_id:
         return
     before = session.get(ResponseTextAnalysis, response.id)

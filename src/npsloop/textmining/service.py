@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from npsloop.core.db import utcnow
@@ -44,9 +45,14 @@ class TextError(ValueError):
 def settings_row(session: Session, org_id: str) -> TextSettings:
     row = session.get(TextSettings, org_id)
     if row is None:
-        row = TextSettings(org_id=org_id, custom_words=[], stop_words=[], taxonomy_seeded=False)
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():  # several workers may create it at once
+                row = TextSettings(org_id=org_id, custom_words=[], stop_words=[],
+                                   taxonomy_seeded=False)
+                session.add(row)
+        except IntegrityError:  # another worker's row won (and is committed: we waited)
+            row = session.get(TextSettings, org_id)
+            assert row is not None
     return row
 
 

@@ -1,0 +1,1 @@
+"""`npsloop bench`: runs the benchmarks of a source checkout and writes the report."""
