@@ -36,6 +36,13 @@ class RouteInfo:
         return self.path.startswith("/api/")
 
     @property
+    def destructive(self) -> bool:
+        """Removes the object its last path parameter names (DELETE, or a page's POST .../delete
+        or .../{action}): such calls get a fresh object each time."""
+        return self.method == "DELETE" or (
+            self.method == "POST" and self.path.endswith(("/delete", "/{action}")))
+
+    @property
     def id(self) -> str:
         return f"{self.method} {self.path}"
 

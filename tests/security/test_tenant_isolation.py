@@ -42,7 +42,6 @@ BODIES: dict[str, dict] = {
     "POST /surveys/{survey_id}": {"name": "x"},
     "POST /tickets/{ticket_id}": {"action": "comment", "body": "x"},
 }
-DESTRUCTIVE = {"DELETE"}
 
 
 def _unmapped(routes: list[RouteInfo]) -> dict[str, list[str]]:
@@ -85,7 +84,7 @@ def test_other_org_gets_404_and_changes_nothing(app, client, db, make_org, world
             world_a.get(param)
     failures: list[str] = []
     for route in routes:
-        values = {p: (world_a.fresh(p) if route.method in DESTRUCTIVE and p == route.params[-1]
+        values = {p: (world_a.fresh(p) if route.destructive and p == route.params[-1]
                       else world_a.get(p)) for p in route.params}
         before = org_snapshot(db, org_a.org_id)
         body = _body(route, world_a)
