@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
-from npsloop.core import outbox
+from npsloop.core import headers, outbox
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
 from npsloop.registry import import_handlers, routers
@@ -75,8 +75,8 @@ def create_app(
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        https = request.app.state.settings.base_url.startswith("https")
+        headers.apply(response, SECURITY_HEADERS, https=https)
         return response
 
     @app.exception_handler(LoginRequired)
