@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import func, select
 
 from npsloop.accounts.service import audit, get_organization
+from npsloop.analytics.exports import neutralise
 from npsloop.contacts import importing, service, values
 from npsloop.contacts.api_common import Reader, Writer, not_found, unprocessable
 from npsloop.contacts.models import ContactImportError, ImportStatus
@@ -173,7 +174,10 @@ def import_errors_csv(import_id: str, request: Request, db: SessionDep,
                 buffer.seek(0)
                 buffer.truncate()
                 for error in rows:
-                    writer.writerow([error.row_number, error.field, reason(error), error.value])
+                    # The field and value come from the uploaded file: a cell like
+                    # =HYPERLINK(...) must reach the spreadsheet as text, not a formula.
+                    writer.writerow([error.row_number, neutralise(error.field), reason(error),
+                                     neutralise(error.value)])
                 yield buffer.getvalue()
                 offset += len(rows)
 
