@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
-from npsloop.core import headers, outbox
+from npsloop.core import headers, openapi, outbox
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
 from npsloop.registry import import_handlers, routers
@@ -106,4 +106,5 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _routers(app)
+    openapi.install(app)
     return app

@@ -144,7 +144,9 @@ def import_errors(
     return [ImportErrorOut.model_validate(e) for e in rows]
 
 
-@router.get("/contact-imports/{import_id}/errors.csv")
+@router.get("/contact-imports/{import_id}/errors.csv", response_class=StreamingResponse,
+            responses={200: {"description": "Every problem of the import as CSV",
+                             "content": {"text/csv": {}}}})
 def import_errors_csv(import_id: str, request: Request, db: SessionDep,
                       principal: Reader) -> StreamingResponse:
     """Every problem of the import as a CSV (UTF-8 with BOM, so Excel shows Chinese)."""
