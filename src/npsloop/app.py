@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
 from npsloop.core import headers, openapi, outbox
+from npsloop.core.input_guard import RejectNulMiddleware
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
 from npsloop.registry import import_handlers, routers
@@ -71,6 +72,8 @@ def create_app(
     app.state.session_factory = session_factory
     # Domain routers with background jobs (notify delivery, ticket SLA) read this too.
     app.state.run_worker = run_worker
+
+    app.add_middleware(RejectNulMiddleware)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

@@ -132,3 +132,26 @@ def test_allow_framing_relaxes_only_that_response(app, client):
     assert "script-src *" not in smuggled.headers["content-security-policy"]
     assert smuggled.headers["x-frame-options"] == "DENY"
     assert client.get("/login").headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "loc"), [
+    ("POST", "/api/v1/surveys", {"json": {"name": "a\x00b"}}, ["body", "name"]),
+    ("POST", "/api/v1/tickets/bulk", {"json": {"ticket_ids": ["x\x00"], "action": "close"}},
+     ["body", "ticket_ids", 0]),
+    ("GET", "/api/v1/surveys?status=li%00ve", {}, ["query", "status"]),
+    ("GET", "/api/v1/surveys/ab%00cd", {}, ["path"]),
+    ("POST", "/login", {"data": {"email": "a\x00@x.test", "password": "p"}}, ["body", "email"]),
+])
+def test_nul_characters_are_refused_before_the_database(client, org, method, path, kwargs,
+                                                          loc):
+    """PostgreSQL cannot store U+0000: it used to surface as a 500 (found by fuzzing)."""
+    response = client.request(method, path, headers=org.headers, **kwargs)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == loc
+    assert "NUL" in response.json()["detail"][0]["msg"]
+
+
+def test_bodies_without_nul_pass_through_unchanged(client, org):
+    body = {"name": "正常 \\u0000 literal", "drivers": ["price"]}
+    created = client.post("/api/v1/surveys", headers=org.headers, json=body)
+    assert created.status_code == 201 and created.json()["name"] == body["name"]
