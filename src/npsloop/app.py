@@ -16,9 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
 from npsloop.core import headers, openapi, outbox
-from npsloop.core.input_guard import RejectNulMiddleware
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
+from npsloop.core.input_guard import RejectNulMiddleware
 from npsloop.registry import import_handlers, routers
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
-from tests.security.world import PARAM_FACTORIES, World
+from tests.security.world import PARAM_FACTORIES
 
 FUZZ_EXAMPLES = int(os.environ.get("NPSLOOP_FUZZ_EXAMPLES", "6"))
 # Operations whose side effects would spoil the run for the ones after them go last.
