@@ -155,3 +155,12 @@ def test_bodies_without_nul_pass_through_unchanged(client, org):
     body = {"name": "正常 \\u0000 literal", "drivers": ["price"]}
     created = client.post("/api/v1/surveys", headers=org.headers, json=body)
     assert created.status_code == 201 and created.json()["name"] == body["name"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/contacts", "/api/v1/surveys", "/api/v1/tickets",
+                                  "/api/v1/notify/messages"])
+def test_huge_offsets_are_a_422(client, org, path):
+    """An offset past the database's integer range was a 500 on both databases (fuzzing)."""
+    response = client.get(path, headers=org.headers, params={"offset": 10**20})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "offset"]

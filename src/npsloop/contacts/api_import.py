@@ -135,7 +135,7 @@ def get_import(import_id: str, db: SessionDep, principal: Reader) -> ImportRepor
 def import_errors(
     import_id: str, db: SessionDep, principal: Reader,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[ImportErrorOut]:
     job = importing.get_import(db, org_id=principal.org_id, import_id=import_id)
     if job is None:
