@@ -166,3 +166,32 @@ def test_submit_requests_per_address_and_per_link(app, client, survey):
                  for _ in range(4)]
     assert codes == [201, 201, 201, 429]
     assert "retry in" in other.post(f"/s/{token}/responses", json={"score": 5}).text
+
+
+def test_widget_decide_hook_limits_per_address_and_per_key(app, db):
+    """The widget domain calls throttle.limit_widget_decide(request, db, key) first thing."""
+    from fastapi import HTTPException
+    from starlette.requests import Request
+
+    _configure(app, widget_decides_per_minute=2)
+
+    def request(host: str) -> Request:
+        return Request({"type": "http", "app": app, "client": (host, 1), "headers": []})
+
+    for _ in range(2):
+        throttle.limit_widget_decide(request("192.0.2.1"), db, "wk_1")
+    try:
+        throttle.limit_widget_decide(request("192.0.2.1"), db, "wk_1")
+        raise AssertionError("the third call in a minute should be refused")
+    except HTTPException as exc:
+        assert exc.status_code == 429 and int(exc.headers["Retry-After"]) > 0
+        assert "widget-decide" in exc.detail
+    # Other addresses share the key's budget (10 x 2): 18 more calls pass, then it is full.
+    for n in range(18):
+        throttle.limit_widget_decide(request(f"192.0.2.{n + 10}"), db, "wk_1")
+    try:
+        throttle.limit_widget_decide(request("192.0.2.99"), db, "wk_1")
+        raise AssertionError("the key's budget is spent")
+    except HTTPException as exc:
+        assert exc.status_code == 429
+    throttle.limit_widget_decide(request("192.0.2.99"), db, "wk_2")  # another widget key

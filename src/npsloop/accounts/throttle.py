@@ -29,7 +29,8 @@ from npsloop.notify.base import RateLimit
 from npsloop.notify.models import RateBucket
 from npsloop.notify.ratelimit import wait_seconds
 
-__all__ = ["RateLimit", "Limited", "client_address", "hit", "peek", "clear", "enforce"]
+__all__ = ["RateLimit", "Limited", "client_address", "hit", "peek", "clear", "enforce",
+           "limit_widget_decide"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,11 @@ def too_many(limited: Limited, scope: str) -> HTTPException:
 def per_minute(count: int) -> list[RateLimit]:
     """One window of a minute, or none when the limit is switched off (0)."""
     return [RateLimit(count, 60.0)] if count > 0 else []
+
+
+def limit_widget_decide(request: Request, session: Session, widget_key: str) -> None:
+    """The hook for the widget's public decide endpoint: 429 when one address, or one
+    widget key across all addresses (ten times the per-address budget), asks too often."""
+    per_address = request.app.state.settings.widget_decides_per_minute
+    enforce(request, session, "widget-decide", per_address=per_minute(per_address),
+            per_key=per_minute(per_address * 10), key=widget_key)
