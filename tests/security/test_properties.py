@@ -181,3 +181,16 @@ def test_undecodable_upload_is_a_422_not_a_500(client, org):
                            files={"file": ("c.csv", b"external_id,name\n\x80,1\n", "text/csv")})
     assert response.status_code == 422, response.text
     assert "utf-8" in response.text
+
+
+def test_renaming_a_segment_to_a_taken_name_is_a_422(client, org):
+    """Found by schema fuzzing: the duplicate name surfaced as a 500."""
+    first = client.post("/api/v1/segments", headers=org.headers, json={"name": "VIP"}).json()
+    second = client.post("/api/v1/segments", headers=org.headers, json={"name": "New"}).json()
+    for body in ({"name": "VIP"}, {"name": "VIP", "rules": {}}):
+        renamed = client.patch(f"/api/v1/segments/{second['id']}", headers=org.headers,
+                               json=body)
+        assert renamed.status_code == 422, renamed.text
+        assert "already exists" in renamed.text
+    assert client.get(f"/api/v1/segments/{first['id']}", headers=org.headers
+                      ).json()["name"] == "VIP"
