@@ -112,3 +112,69 @@ def test_other_org_gets_404_and_changes_nothing(app, client, db, make_org, world
     print(f"\ntenant isolation: {len(routes)} object routes checked with another org's "
           "credentials")
     assert not failures, "\n".join(failures)
+
+
+# Request bodies that name another organisation's objects: each must be refused (4xx) and
+# change nothing of A's. (method, path, body with "{param}" placeholders for A's objects.)
+CROSS_REFERENCES = [
+    ("POST", "/api/v1/tickets", {"response_id": "{response_id}"}),
+    ("POST", "/api/v1/tickets/bulk", {"ticket_ids": ["{ticket_id}"], "action": "close"}),
+    ("POST", "/api/v1/rules/order", {"rule_ids": ["{rule_id}"]}),
+    ("POST", "/api/v1/plans", {"title": "x", "start_date": "2026-01-01", "link_kind": "survey",
+                               "link_value": "{survey_id}"}),
+    ("POST", "/api/v1/referrals/campaigns", {"channel_ids": ["{channel_id}"], "dry_run": True}),
+    ("POST", "/api/v1/teams", {"key": "t1", "name": "t", "notify_channel_ids": ["{channel_id}"]}),
+    ("POST", "/api/v1/segments/preview", {"rules": {"match": "all", "conditions": [
+        {"field": "segment", "op": "in", "values": ["{segment_id}"]}]}}),
+]
+
+
+def _fill_body(value, world):
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return world.get(value[1:-1])
+    if isinstance(value, list):
+        return [_fill_body(v, world) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill_body(v, world) for k, v in value.items()}
+    return value
+
+
+def test_lists_and_reports_of_b_show_nothing_of_a(app, client, db, make_org, world_of):
+    """Every read route without an object in its path (lists, stats, exports, pages), called
+    by B once A's world exists: A's marker never appears; bodies naming A's objects fail."""
+    org_a, org_b = make_org("A"), make_org("B")
+    world_a = world_of(org_a)
+    for param in ("survey_id", "response_id", "ticket_id", "rule_id", "segment_id", "plan_id",
+                  "channel_id", "endpoint_id", "message_id", "topic_id", "import_id", "code",
+                  "key", "team_id"):
+        world_a.get(param)
+    b_session = login_session(app, db, org_b.owner_email)
+    reads = [r for r in route_table(app) if r.method == "GET" and not r.params]
+    leaks = []
+    for route in reads:
+        if route.is_api:
+            response = client.get(route.path, headers=org_b.headers,
+                                  params={"format": "csv"} if "exports" in route.path else None)
+        else:
+            client.cookies.update(b_session.cookies)
+            response = client.get(route.path, follow_redirects=False)
+            client.cookies.clear()
+        if world_a.marker in response.text:
+            leaks.append(route.id)
+    assert not leaks, f"B sees A's data in: {leaks}"
+    refused = []
+    for method, path, body in CROSS_REFERENCES:
+        before = org_snapshot(db, org_a.org_id)
+        response = client.request(method, path, headers=org_b.headers,
+                                  json=_fill_body(body, world_a))
+        # A 4xx, or a 2xx that reports the object as not found (bulk answers per item) or,
+        # for the segment preview, matches nothing of A's.
+        ok = 400 <= response.status_code < 500 or (response.status_code < 300 and (
+            "not found" in response.text or "segments/preview" in path))
+        if not ok or world_a.marker in response.text:
+            refused.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+        if org_snapshot(db, org_a.org_id) != before:
+            refused.append(f"{method} {path}: changed A's rows")
+    print(f"\ntenant isolation: {len(reads)} list/report routes read by another org, "
+          f"{len(CROSS_REFERENCES)} cross-org references refused")
+    assert not refused, "\n".join(refused)
