@@ -21,7 +21,7 @@ from schemathesis.checks import CHECKS
 
 from tests.security.world import PARAM_FACTORIES
 
-FUZZ_EXAMPLES = int(os.environ.get("NPSLOOP_FUZZ_EXAMPLES", "4"))
+FUZZ_EXAMPLES = int(os.environ.get("NPSLOOP_FUZZ_EXAMPLES", "3"))
 # Operations whose side effects would spoil the run for the ones after them go last.
 LAST_METHODS = ("DELETE",)
 
