@@ -16,10 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
-from npsloop.core import dbfaults, jobs, outbox
+from npsloop.core import dbfaults, headers, jobs, openapi, outbox
 from npsloop.core.admission import AdmissionMiddleware, pool_capacity
+
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
+from npsloop.core.input_guard import RejectNulMiddleware
 from npsloop.registry import import_handlers, routers
 
 log = logging.getLogger(__name__)
@@ -82,11 +84,13 @@ def create_app(
     # Domain routers with background jobs (notify delivery, ticket SLA) read this too.
     app.state.run_worker = run_worker
 
+    app.add_middleware(RejectNulMiddleware)
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        https = request.app.state.settings.base_url.startswith("https")
+        headers.apply(response, SECURITY_HEADERS, https=https)
         return response
 
     @app.exception_handler(LoginRequired)
@@ -128,4 +132,5 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _routers(app)
+    openapi.install(app)
     return app

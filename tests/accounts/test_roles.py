@@ -112,13 +112,21 @@ def test_session_roles_and_csrf(client, org, survey, make_user, db, role):
     assert with_token.status_code == (201 if role == "analyst" else 403)
 
 
-def test_wrong_password_and_logout(client, org):
+def test_wrong_password_and_logout(client, org, db):
+    from sqlalchemy import select
+
+    from npsloop.accounts.models import WebSession
+
     bad = client.post("/login", data={"email": org.owner_email, "password": "wrong-pass"},
                       follow_redirects=False)
     assert bad.status_code == 401
     _login(client, org.owner_email)
     assert client.get("/api/v1/me").status_code == 200
-    client.post("/logout", follow_redirects=False)
+    # Signing out needs the session's CSRF token like any other form.
+    assert client.post("/logout", follow_redirects=False).status_code == 403
+    assert client.get("/api/v1/me").status_code == 200
+    csrf = db.scalar(select(WebSession.csrf_token))
+    client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert client.get("/api/v1/me").status_code == 401
 
 

@@ -261,6 +261,7 @@ def test_idempotent_resubmit_counts_once(client, org, survey):
     ("", "link")])
 def test_channel_from_the_query(client, org, survey, query, expected):
     page = client.get(f"/s/{token_of(survey)}{query}")
+    client.cookies.clear()  # two respondents below, not one browser's ballot twice
     assert f'name="ch" value="{expected}"' in page.text
     assert f'"channel": "{expected}"' in page.text  # the JSON config read by survey.js
     channel = re.search(r'name="ch" value="([a-z]+)"', page.text).group(1)
@@ -284,6 +285,7 @@ def test_skip_logic_hides_drops_and_requires_by_category(client, org):
     }]
     survey = make_survey(client, org, questions=questions)
     page = client.get(f"/s/{token_of(survey)}?lang=en")
+    client.cookies.clear()  # several respondents below, not one browser's ballot
     assert 'data-choice="reason" data-show="detractor"' in page.text
     assert 'name="choice_reason" value="broken"' in page.text
     # A detractor must answer the detractor-only required question.

@@ -106,6 +106,8 @@ def require(permission: str, *, page: bool = False):
             )
         return principal
 
+    # Read by the generated role-matrix test: a route's minimum role comes from here.
+    checker.permission = permission  # type: ignore[attr-defined]
     return checker
 
 

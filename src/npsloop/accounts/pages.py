@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from npsloop.accounts import service
+from npsloop.accounts import service, throttle
 from npsloop.accounts.deps import SESSION_COOKIE
+from npsloop.core.config import Settings
 from npsloop.core.deps import SessionDep, SettingsDep
+from npsloop.core.security import constant_time_equals
 from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -22,9 +25,30 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+def _login_page(request: Request, context: dict, status_code: int = 200) -> HTMLResponse:
+    return render(request, "login.html", context, status_code=status_code)
+
+
+def _cross_site(request: Request) -> bool:
+    """A sign-in posted by another site's page (login CSRF: signing the victim into the
+    attacker's account). There is no session yet to hold a token, so the browser's Origin
+    header (sent with every cross-site form post) is checked against this host."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc != request.headers.get("host", request.url.netloc)
+
+
+def _lockout(settings: Settings) -> list[throttle.RateLimit]:
+    if settings.login_lockout_failures <= 0:
+        return []
+    return [throttle.RateLimit(settings.login_lockout_failures,
+                               settings.login_lockout_minutes * 60.0)]
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+    return _login_page(request, {"next": _safe_next(next), "error": None})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -36,12 +60,30 @@ def login_submit(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ):
+    if _cross_site(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail="sign-in posted from another site; use the sign-in page")
+    context = {"next": _safe_next(next), "email": email}
+    limited = throttle.hit(db, "login:addr", throttle.client_address(request),
+                           throttle.per_minute(settings.login_attempts_per_minute))
+    # The lockout counts failures of one account from one address: a guesser is stopped
+    # without letting anyone lock the real user out from elsewhere.
+    account = f"{email.strip().lower()}|{throttle.client_address(request)}"
+    limited = limited or throttle.peek(db, "login:fail", account, _lockout(settings))
+    if limited is not None:
+        minutes = max(1, round(limited.retry_after / 60))
+        response = _login_page(request, {
+            **context, "error": "login.locked", "error_params": {"minutes": minutes}},
+            status_code=429)
+        response.headers["Retry-After"] = str(limited.retry_after_seconds)
+        return response
     result = service.login(db, email=email, password=password,
                            max_age_hours=settings.session_max_age_hours)
     if result is None:
-        return render(request, "login.html",
-                      {"next": _safe_next(next), "error": "login.failed", "email": email},
-                      status_code=401)
+        throttle.hit(db, "login:fail", account, _lockout(settings))
+        return _login_page(request, {**context, "error": "login.failed"},
+                           status_code=401)
+    throttle.clear(db, "login:fail", account)
     user, token, _ = result
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -55,9 +97,15 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout(request: Request, db: SessionDep) -> RedirectResponse:
+async def logout(request: Request, db: SessionDep) -> RedirectResponse:
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
+    resolved = service.resolve_session(db, token) if token else None
+    if resolved is not None:
+        # Signing a user out is a state change too: it needs the session's CSRF token.
+        form = await request.form()
+        supplied = request.headers.get("x-csrf-token") or str(form.get("csrf_token") or "")
+        if not constant_time_equals(supplied, resolved[1].csrf_token):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="CSRF token missing or invalid")
         service.logout(db, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)

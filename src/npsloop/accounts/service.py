@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -130,11 +131,20 @@ def authenticate_api_key(session: Session, plain: str) -> ApiKey | None:
     return key
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(new_token())
+
+
 def login(
     session: Session, *, email: str, password: str, max_age_hours: int
 ) -> tuple[User, str, WebSession] | None:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    if user is None:
+        # Same work as a wrong password, so the answer time does not tell which emails exist.
+        verify_password(_dummy_hash(), password)
+        return None
+    if not user.is_active or not verify_password(user.password_hash, password):
         return None
     plain = new_token()
     web_session = WebSession(

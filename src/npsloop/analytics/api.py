@@ -226,7 +226,9 @@ def driver_stats(
     )
 
 
-@exports_router.get("/responses")
+@exports_router.get("/responses", response_class=StreamingResponse, responses={200: {
+    "description": "CSV (UTF-8 with BOM) or XLSX, by `format`",
+    "content": {"text/csv": {}, XLSX_TYPE: {}}}})
 def export_responses(request: Request, db: SessionDep, principal: ResponseReader) -> Any:
     """Every matching response with its answers, attribute snapshot and contributed fields,
     streamed as CSV (UTF-8 with BOM) or XLSX."""

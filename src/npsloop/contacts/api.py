@@ -101,7 +101,7 @@ def list_contacts(
     language: str = "",
     segment_id: str = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> ContactList:
     filters = service.ContactFilter(q=q, tag=tag, lifecycle_stage=lifecycle_stage,
                                     language=language)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import func, select
 
 from npsloop.accounts.service import audit, get_organization
+from npsloop.analytics.exports import neutralise
 from npsloop.contacts import importing, service, values
 from npsloop.contacts.api_common import Reader, Writer, not_found, unprocessable
 from npsloop.contacts.models import ContactImportError, ImportStatus
@@ -134,7 +135,7 @@ def get_import(import_id: str, db: SessionDep, principal: Reader) -> ImportRepor
 def import_errors(
     import_id: str, db: SessionDep, principal: Reader,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[ImportErrorOut]:
     job = importing.get_import(db, org_id=principal.org_id, import_id=import_id)
     if job is None:
@@ -143,7 +144,9 @@ def import_errors(
     return [ImportErrorOut.model_validate(e) for e in rows]
 
 
-@router.get("/contact-imports/{import_id}/errors.csv")
+@router.get("/contact-imports/{import_id}/errors.csv", response_class=StreamingResponse,
+            responses={200: {"description": "Every problem of the import as CSV",
+                             "content": {"text/csv": {}}}})
 def import_errors_csv(import_id: str, request: Request, db: SessionDep,
                       principal: Reader) -> StreamingResponse:
     """Every problem of the import as a CSV (UTF-8 with BOM, so Excel shows Chinese)."""
@@ -173,7 +176,10 @@ def import_errors_csv(import_id: str, request: Request, db: SessionDep,
                 buffer.seek(0)
                 buffer.truncate()
                 for error in rows:
-                    writer.writerow([error.row_number, error.field, reason(error), error.value])
+                    # The field and value come from the uploaded file: a cell like
+                    # =HYPERLINK(...) must reach the spreadsheet as text, not a formula.
+                    writer.writerow([error.row_number, neutralise(error.field), reason(error),
+                                     neutralise(error.value)])
                 yield buffer.getvalue()
                 offset += len(rows)
 

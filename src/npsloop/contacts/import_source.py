@@ -113,12 +113,13 @@ def _csv_rows(file: IO[bytes], encoding: str) -> Iterator[list[Any]]:
     file.seek(0)
     text = io.TextIOWrapper(file, encoding=encoding, newline="")
     try:
-        first = text.readline()
-        text.seek(0)
-        delimiter = max((",", ";", "\t"), key=first.count) if first else ","
         try:
+            # Inside the guard: reading the first line already decodes a whole chunk.
+            first = text.readline()
+            text.seek(0)
+            delimiter = max((",", ";", "\t"), key=first.count) if first else ","
             yield from csv.reader(text, delimiter=delimiter)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:  # also UTF-16 without its byte order mark
             raise SourceError(
                 f"the file is not valid {encoding.replace('-sig', '')}: choose its encoding"
             ) from exc

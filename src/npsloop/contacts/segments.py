@@ -211,13 +211,21 @@ def update_segment(
     session: Session, *, segment: Segment, name: str | None = None, rules: Any = None,
     description: str | None = None,
 ) -> Segment:
-    if name is not None:
-        segment.name = _check_name(name)
-    if description is not None:
-        segment.description = description.strip()
-    if rules is not None:
-        segment.rules = validate(session, segment.org_id, rules)
-    _save(session, segment)
+    checked_name = _check_name(name) if name is not None else None
+    checked_rules = validate(session, segment.org_id, rules) if rules is not None else None
+    # The changes are made inside the savepoint: begin_nested() flushes pending changes
+    # first, so a duplicate name set before it escaped as a 500 (found by fuzzing).
+    try:
+        with session.begin_nested():
+            if checked_name is not None:
+                segment.name = checked_name
+            if description is not None:
+                segment.description = description.strip()
+            if checked_rules is not None:
+                segment.rules = checked_rules
+            session.flush()
+    except IntegrityError as exc:
+        raise SegmentError("name", f"a segment named '{checked_name}' already exists") from exc
     return segment
 
 

@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     # switch it off when separate `npsloop worker` processes run against PostgreSQL.
     inprocess_worker: bool = True
     min_responses_for_stats: int = 30
+    # Abuse limits on public endpoints (0 switches one off); counted in the database, so
+    # every web process shares them. See accounts/throttle.py.
+    login_attempts_per_minute: int = 20  # per address
+    login_lockout_failures: int = 5  # failed sign-ins per account and address ...
+    login_lockout_minutes: int = 15  # ... within this window lock that pair for the window
+    survey_submits_per_minute: int = 60  # per address, all surveys (partial + final posts)
+    survey_token_submits_per_minute: int = 600  # per survey link, all addresses
+    survey_ballots_per_hour: int = 20  # new responses per survey and address
+    survey_one_ballot_per_browser: bool = True  # a browser's re-submit returns its answer
+    widget_decides_per_minute: int = 120  # per address, for the widget's decide endpoint
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

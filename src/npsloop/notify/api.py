@@ -207,7 +207,7 @@ def list_messages(
     channel_id: str | None = None,
     endpoint_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> MessageList:
     query = select(NotifyMessage).where(NotifyMessage.org_id == principal.org_id)
     if status_filter:

@@ -66,7 +66,7 @@ def list_responses(
     date_to: Annotated[str | None, Query(alias="to")] = None,
     has_comment: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> ResponseList:
     survey = load_survey(db, principal, survey_id)
     org = get_organization(db, principal.org_id)

@@ -27,7 +27,7 @@ from npsloop.core.deps import SessionDep
 from npsloop.core.i18n import Translator, normalize_language
 from npsloop.distribution import links
 from npsloop.distribution.models import Invitation
-from npsloop.responses import public_input, service
+from npsloop.responses import ballot, public_input, service
 from npsloop.responses.public_input import FieldError, PublicAnswer
 from npsloop.responses.public_view import (
     COMMENT_MAX,
@@ -169,7 +169,11 @@ def survey_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
             return _message_page(request, db, survey, problem, lang)
         links.mark_opened(db, invitation)
         channel = page_channel(invitation.channel)
-    return _form_page(request, db, survey, lang=lang, channel=channel, invite=invite)
+        # A personal link takes one answer by itself: no ballot cookie needed.
+        return _form_page(request, db, survey, lang=lang, channel=channel, invite=invite)
+    response = _form_page(request, db, survey, lang=lang, channel=channel)
+    ballot.give_cookie(request, response, request.app.state.settings, token)
+    return response
 
 
 def _answer_language(survey: Survey, answer: PublicAnswer) -> str:
@@ -230,8 +234,28 @@ def _invite_error(error: FieldError, lang: str) -> JSONResponse:
     return JSONResponse(body, status_code=INVITE_STATUS[state], headers=NO_STORE)
 
 
-def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None,
-                 invite: str = "") -> Response:
+def _limited(request: Request, db: Session, survey: Survey | None, lang: str,
+             retry_after: int, as_json: bool) -> Response:
+    headers = {**NO_STORE, "Retry-After": str(retry_after)}
+    if as_json:
+        body = {"detail": "too many responses to this survey from this address",
+                "message": Translator(lang)("public.limited.body")}
+        return JSONResponse(body, status_code=429, headers=headers)
+    response = _page(request, "respond/message.html", lang,
+                     {"kind": "limited", "org_name": _org_name(db, survey)}, status_code=429)
+    response.headers.update(headers)
+    return response
+
+
+def _ballot(request: Request, db: Session, survey: Survey, raw: object,
+            invite: str) -> ballot.BallotCheck:
+    """Open links are pinned to the browser's ballot; a personal link is its own guard
+    (one response per invitation), so it skips the cookie and the per-address cap."""
+    return ballot.BallotCheck() if invite else ballot.check(request, db, survey, raw)
+
+
+def _submit_json(request: Request, db: Session, token: str, raw: object,
+                 lang_hint: str | None, invite: str = "") -> Response:
     survey, state = _find(db, token)
     lang = page_language(survey, lang_hint, None)
     if survey is None:
@@ -240,6 +264,9 @@ def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None,
         body = {"detail": "survey is closed",
                 "message": Translator(lang)("public.closed.title")}
         return JSONResponse(body, status_code=410, headers=NO_STORE)
+    checked = _ballot(request, db, survey, raw, invite)
+    if checked.limited:
+        return _limited(request, db, survey, lang, checked.limited.retry_after_seconds, True)
     try:
         result, lang = _save(db, survey, raw, invite)
     except FieldError as error:
@@ -254,7 +281,11 @@ def _submit_json(db: Session, token: str, raw: object, lang_hint: str | None,
         "category": saved.category,
         "created": result.created,
         "thanks_url": _thanks_url(token, lang, saved.id),
+        # This browser had answered already: its first answer stands, nothing is counted twice.
+        "already_answered": checked.already_answered,
     }
+    if checked.already_answered:
+        body["message"] = Translator(lang)("public.already_answered")
     return JSONResponse(body, status_code=201 if result.created else 200, headers=NO_STORE)
 
 
@@ -265,6 +296,9 @@ def _submit_form(request: Request, db: Session, token: str, raw: dict[str, Any],
     if survey is None or state != "live":
         return _message_page(request, db, survey, state, lang)
     channel = page_channel(raw.get("channel"))
+    checked = _ballot(request, db, survey, raw, invite)
+    if checked.limited:
+        return _limited(request, db, survey, lang, checked.limited.retry_after_seconds, False)
     try:
         result, lang = _save(db, survey, raw, invite)
     except FieldError as error:
@@ -287,6 +321,7 @@ async def submit(token: str, request: Request, db: SessionDep) -> Response:
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         error = FieldError("", f"request body over {MAX_BODY_BYTES} bytes", "too_large")
         return JSONResponse({"detail": error.detail()}, status_code=413, headers=NO_STORE)
+    await run_in_threadpool(ballot.limit_requests, request, db, token)
     if is_json:
         try:
             raw: object = json.loads(await request.body())
@@ -296,7 +331,7 @@ async def submit(token: str, request: Request, db: SessionDep) -> Response:
         hint = raw.get("language") if isinstance(raw, dict) else None
         hint = hint if isinstance(hint, str) else None
         # The DB work is synchronous; run it off the event loop like FastAPI's sync routes.
-        return await run_in_threadpool(_submit_json, db, token, raw, hint, invite)
+        return await run_in_threadpool(_submit_json, request, db, token, raw, hint, invite)
     form = await request.form()
     return await run_in_threadpool(_submit_form, request, db, token,
                                    public_input.form_to_dict(form), invite)

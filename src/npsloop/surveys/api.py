@@ -49,7 +49,7 @@ def list_surveys(
     principal: Reader,
     status_filter: Annotated[SurveyStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> SurveyList:
     rows, total = service.list_surveys(
         db, org_id=principal.org_id, status=status_filter.value if status_filter else None,

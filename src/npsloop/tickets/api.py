@@ -132,7 +132,7 @@ def list_tickets(
     q: str = "",
     sort: str = "sla",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> TicketList:
     f = inbox.InboxFilter(scope=scope, statuses=_csv(status_filter), priorities=_csv(priority),
                           team_id=team_id, owner_id=owner_id, survey_id=survey_id,
