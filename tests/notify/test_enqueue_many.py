@@ -3,6 +3,7 @@ one message at a time: same columns, same order, same dedupe and ordering behavi
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -121,3 +122,11 @@ def test_another_organisations_channel_is_refused(db: Session, make_org) -> None
         service.enqueue_many(db, org_id=mine.org_id, channel_id=channel,
                              items=[(Notice(title="x"), ["a@example.test"], "k", None)])
     assert caught.value.field == "channel_id"
+
+
+def test_notice_to_dict_is_what_asdict_gives() -> None:
+    notice = _items()[1][0]
+    expected = asdict(notice)
+    expected["facts"] = [asdict(f) for f in notice.facts]
+    assert notice.to_dict() == expected
+    assert Notice.from_dict(notice.to_dict()) == notice
