@@ -141,7 +141,7 @@ def update_schedule(session: Session, schedule: Schedule, changes: dict[str, Any
         merged["name"] = merged["name"].strip() or schedule.name
         if len(merged["name"]) > 200:
             raise DistributionError("name", "at most 200 characters")
-    if TARGET_FIELDS & set(changes) or resumed:
+    if resumed or any(merged[key] != getattr(schedule, key) for key in TARGET_FIELDS):
         campaigns.check_target(session, schedule.org_id, survey_id=schedule.survey_id,
                                segment_id=merged["segment_id"], channel=merged["channel"],
                                notify_channel_id=merged["notify_channel_id"])
