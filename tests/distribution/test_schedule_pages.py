@@ -40,6 +40,9 @@ def test_edit_pause_resume_delete_from_the_page(signed_in, org, survey, db):
         page = client.get(edit_url, params={"lang": lang})
         assert page.status_code == 200 and words[0] in page.text
         assert 'value="2031-01-01T10:00"' in page.text  # the first run in Shanghai time
+        assert f'<option value="{segment_id}" selected>' in page.text
+        assert f'<option value="{channel_id}" selected>' in page.text
+        assert survey["name"] in page.text
 
     token = _csrf(client, edit_url)
     form = {"csrf_token": token, "name": "Monthly pulse", "segment_id": segment_id,

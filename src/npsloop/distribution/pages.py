@@ -245,7 +245,8 @@ def _schedule_form(request: Request, db: SessionDep, principal: Principal, sched
                    status_code: int = 200) -> HTMLResponse:
     return _page(request, principal, "distribution/schedule_edit.html", {
         **_form_context(db, principal.org_id), "schedule": schedule, "values": values,
-        "errors": errors, **_names(db, principal.org_id)}, status_code=status_code)
+        "errors": errors, "survey_name": _names(db, principal.org_id)["surveys"].get(
+            schedule.survey_id, "—")}, status_code=status_code)
 
 
 @router.get("/campaigns/schedules/{schedule_id}/edit", response_class=HTMLResponse)
