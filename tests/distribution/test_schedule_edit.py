@@ -47,6 +47,7 @@ def test_edit_validates_and_audits(client, org, survey, db):
     assert loc({"every_unit": "cron", "cron": "61 * * * *"}) == ["body", "cron"]
     assert loc({"every_unit": "cron"}) == ["body", "cron"]  # cron needs an expression
     assert loc({"timezone": "Mars/Olympus"}) == ["body", "timezone"]
+    assert loc({"cron": "0 9 * * 1"}) == ["body", "cron"]  # the schedule is monthly
     assert loc({"segment_id": "nope"}) == ["body", "segment_id"]
     assert loc({"channel": "sms"}) == ["body", "notify_channel_id"]  # an email account
     assert loc({"enabled": None}) == ["body", "enabled"]

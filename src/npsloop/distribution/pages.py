@@ -269,7 +269,9 @@ def schedule_save_page(schedule_id: str, request: Request, db: SessionDep, princ
                                             "channel")
         changes = {"name": values["name"], "segment_id": values["segment_id"],
                    "notify_channel_id": channel.id, "channel": campaigns.channel_kind(channel),
-                   "every_unit": values["every_unit"], "cron": values["cron"],
+                   "every_unit": values["every_unit"],
+                   # The field keeps its text when the unit is switched away from cron.
+                   "cron": values["cron"] if values["every_unit"] == "cron" else "",
                    "every_count": _int(values, "every_count", schedule.every_count),
                    "expires_days": _int(values, "expires_days", schedule.expires_days),
                    "messages": values["messages"], "enabled": values["enabled"]}

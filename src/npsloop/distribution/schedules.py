@@ -147,6 +147,8 @@ def update_schedule(session: Session, schedule: Schedule, changes: dict[str, Any
                                notify_channel_id=merged["notify_channel_id"])
     if RULE_FIELDS & set(changes):
         unit = merged["every_unit"]
+        if unit != "cron" and str(changes.get("cron") or "").strip():
+            raise DistributionError("cron", "only used when every_unit is cron")
         cron = merged["cron"] if unit == "cron" else ""
         merged["every_unit"], merged["every_count"], merged["cron"] = _check_rule(
             unit, merged["every_count"] if unit != "cron" else 1, cron)
