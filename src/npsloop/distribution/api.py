@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from npsloop.accounts.service import audit, get_organization
 from npsloop.core.deps import SessionDep
 from npsloop.core.timeutil import parse_bound
 from npsloop.distribution import campaigns, schedules, service
-from npsloop.distribution.models import Campaign, Invitation
+from npsloop.distribution.models import Campaign, Invitation, Schedule
 from npsloop.distribution.schemas import (
     CampaignDetail,
     CampaignIn,
@@ -26,6 +26,7 @@ from npsloop.distribution.schemas import (
     FunnelRowOut,
     ScheduleIn,
     ScheduleOut,
+    ScheduleUpdate,
     SendResult,
 )
 
@@ -133,6 +134,52 @@ def create_schedule(body: ScheduleIn, db: SessionDep, principal: Writer) -> obje
           target=("schedule", schedule.id), detail={"every": body.every_unit})
     db.commit()
     return schedule
+
+
+def _schedule(db: Session, principal: Principal, schedule_id: str) -> Schedule:
+    schedule = schedules.get_schedule(db, principal.org_id, schedule_id)
+    if schedule is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"schedule '{schedule_id}' not found")
+    return schedule
+
+
+@api.get("/schedules/{schedule_id}", response_model=ScheduleOut)
+def get_schedule(schedule_id: str, db: SessionDep, principal: Reader) -> object:
+    return _schedule(db, principal, schedule_id)
+
+
+@api.patch("/schedules/{schedule_id}", response_model=ScheduleOut)
+def update_schedule(schedule_id: str, body: ScheduleUpdate, db: SessionDep,
+                    principal: Writer) -> object:
+    schedule = _schedule(db, principal, schedule_id)
+    changes = {key: getattr(body, key) for key in body.model_fields_set}
+    if isinstance(changes.get("messages"), dict):
+        changes["messages"] = {k: v.model_dump() for k, v in changes["messages"].items()}
+    was_enabled = schedule.enabled
+    try:
+        changed = schedules.update_schedule(db, schedule, changes)
+    except service.DistributionError as exc:
+        db.rollback()
+        raise unprocessable(exc.field, exc.message) from exc
+    if changed:
+        action = ("schedule.pause" if was_enabled and not schedule.enabled else
+                  "schedule.resume" if schedule.enabled and not was_enabled else
+                  "schedule.update")
+        audit(db, org_id=principal.org_id, actor=principal.actor, action=action,
+              target=("schedule", schedule.id), detail={"changed": changed})
+    db.commit()
+    return schedule
+
+
+@api.delete("/schedules/{schedule_id}", status_code=204)
+def delete_schedule(schedule_id: str, db: SessionDep, principal: Writer) -> Response:
+    schedule = _schedule(db, principal, schedule_id)
+    name = schedule.name
+    kept = schedules.delete_schedule(db, schedule)
+    audit(db, org_id=principal.org_id, actor=principal.actor, action="schedule.delete",
+          target=("schedule", schedule_id), detail={"name": name, "campaigns_kept": kept})
+    db.commit()
+    return Response(status_code=204)
 
 
 @api.get("/stats/funnel", response_model=FunnelOut)

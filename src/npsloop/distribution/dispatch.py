@@ -29,13 +29,14 @@ from npsloop.distribution.models import Campaign, CampaignStatus, Invitation, In
 from npsloop.notify import service as notify
 from npsloop.notify.base import Fact, Notice
 from npsloop.notify.delivery import lock_for_write
-from npsloop.notify.models import NotifyChannel
 from npsloop.surveys.models import Survey
 from npsloop.targeting import fatigue
 
 log = logging.getLogger(__name__)
 SCHEDULED = InvitationStatus.scheduled.value
-DISPATCH_BATCH = 200  # per transaction: SQLite holds its write lock for one batch only
+# Invitations per transaction (SQLite holds its write lock for one batch only); each batch
+# goes to notify as one enqueue_many per channel: one dedupe query and one INSERT.
+DISPATCH_BATCH = 500
 
 
 def render(text: str, *, name: str, org: str, survey: str) -> str:
@@ -113,25 +114,31 @@ def dispatch_due(session: Session, *, now: datetime | None = None, base_url: str
     quiet_end = {org_id: fatigue.next_allowed_send(session, org_id=org_id, at=now)
                  for org_id in orgs}
     channel_cache: dict[tuple[str, str], str | None] = {}
-    # Held for the batch: notify.enqueue looks each channel up by primary key, and the
-    # session's identity map only serves objects something still references.
-    channels = list(session.scalars(select(NotifyChannel).where(
-        NotifyChannel.org_id.in_(orgs))))
     changes: list[dict[str, Any]] = []
+    # (org, notify channel) -> the notices to queue, each with its row in `changes`
+    outgoing: dict[tuple[str, str], list[tuple[notify.BatchItem, dict[str, Any]]]] = {}
     for invitation in batch:
-        outcome, values = _dispatch_one(session, invitation, now=now, base_url=base_url,
-                                contact=contacts.get(invitation.contact_id or ""),
-                                campaign=campaign_rows.get(invitation.campaign_id or ""),
-                                survey=surveys[invitation.survey_id],
-                                org=orgs[invitation.org_id], opted_out=opted_out,
-                                quiet_end=quiet_end[invitation.org_id],
-                                channel_cache=channel_cache)
+        outcome, values, send = _dispatch_one(
+            session, invitation, now=now, base_url=base_url,
+            contact=contacts.get(invitation.contact_id or ""),
+            campaign=campaign_rows.get(invitation.campaign_id or ""),
+            survey=surveys[invitation.survey_id], org=orgs[invitation.org_id],
+            opted_out=opted_out, quiet_end=quiet_end[invitation.org_id],
+            channel_cache=channel_cache)
         counts[outcome] += 1
-        changes.append({"id": invitation.id, **values})
+        change = {"id": invitation.id, **values}
+        changes.append(change)
+        if send is not None:
+            channel_id, item = send
+            outgoing.setdefault((invitation.org_id, channel_id), []).append((item, change))
+    for (org_id, channel_id), pending in outgoing.items():
+        message_ids = notify.enqueue_many(session, org_id=org_id, channel_id=channel_id,
+                                          items=[item for item, _ in pending])
+        for (_, change), message_id in zip(pending, message_ids, strict=True):
+            change["message_id"] = message_id
     # One executemany per shape instead of an UPDATE flushed with every enqueue.
     session.execute(update(Invitation), changes)
     session.flush()
-    del channels
     return counts
 
 
@@ -139,29 +146,29 @@ def _dispatch_one(session: Session, invitation: Invitation, *, now: datetime, ba
                   contact: Contact | None, campaign: Campaign | None, survey: Survey,
                   org: Organization, opted_out: set[tuple[str, str]], quiet_end: datetime,
                   channel_cache: dict[tuple[str, str], str | None]
-                  ) -> tuple[str, dict[str, Any]]:
-    """(outcome, the invitation's new column values); the caller writes them in bulk."""
+                  ) -> tuple[str, dict[str, Any], tuple[str, notify.BatchItem] | None]:
+    """(outcome, the invitation's new column values, (notify channel, message) to queue);
+    the caller writes the values and queues the messages in bulk."""
     if invitation.expires_at is not None and invitation.expires_at <= now:
-        return "expired", {"status": InvitationStatus.expired.value}
+        return "expired", {"status": InvitationStatus.expired.value}, None
     if contact is None or (contact.id, invitation.channel) in opted_out:
         return "cancelled", {"status": InvitationStatus.cancelled.value,
-                             "error": "unsubscribed" if contact is not None else "no contact"}
+                             "error": "unsubscribed" if contact is not None else "no contact"
+                             }, None
     if quiet_end > now:  # quiet hours: hold the send, never drop it
-        return "deferred", {"send_at": quiet_end}
+        return "deferred", {"send_at": quiet_end}, None
     address = contact.email if invitation.channel == "email" else contact.phone
     channel_id = (campaign.notify_channel_id if campaign is not None
                   else _notify_channel(session, org.id, invitation.channel, channel_cache))
     if not address or channel_id is None:
         return "failed", {"status": InvitationStatus.failed.value, "failed_at": now,
-                          "error": "no address" if not address else "no notification channel"}
+                          "error": "no address" if not address else "no notification channel"
+                          }, None
     notice = build_notice(invitation, contact=contact, survey=survey, org_name=org.name,
                           messages=campaign.messages if campaign is not None else {},
                           base_url=base_url)
-    message = notify.enqueue(session, org_id=invitation.org_id, channel_id=channel_id,
-                             message=notice, recipients=[address],
-                             dedupe_key=f"invitation:{invitation.id}")
-    return "sent", {"status": InvitationStatus.sent.value, "sent_at": now,
-                    "message_id": message.id}
+    item: notify.BatchItem = (notice, [address], f"invitation:{invitation.id}", None)
+    return "sent", {"status": InvitationStatus.sent.value, "sent_at": now}, (channel_id, item)
 
 
 def finish_campaigns(session: Session, now: datetime) -> int:

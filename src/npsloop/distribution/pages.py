@@ -23,7 +23,7 @@ from npsloop.core.deps import SessionDep, request_language
 from npsloop.core.i18n import LANGUAGES
 from npsloop.core.timeutil import parse_bound
 from npsloop.distribution import campaigns, schedules, service
-from npsloop.distribution.models import Campaign, Invitation
+from npsloop.distribution.models import Campaign, Invitation, Schedule
 from npsloop.notify import service as notify
 from npsloop.notify.models import NotifyChannel
 from npsloop.surveys.models import Survey
@@ -221,7 +221,102 @@ def schedules_page(request: Request, db: SessionDep, principal: Reader) -> HTMLR
     return _page(request, principal, "distribution/schedules.html", {
         "schedules": rows, "runs": {s.id: schedules.runs_of(db, s, 5) for s in rows},
         "tz": _tz(db, principal.org_id), "notice": request.query_params.get("notice", ""),
-        **_names(db, principal.org_id)})
+        "field": request.query_params.get("field", ""), **_names(db, principal.org_id)})
+
+
+def _load_schedule(db: SessionDep, principal: Principal, schedule_id: str) -> Schedule:
+    schedule = schedules.get_schedule(db, principal.org_id, schedule_id)
+    if schedule is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="schedule not found")
+    return schedule
+
+
+def _schedule_values(schedule: Schedule, tz: str) -> dict[str, Any]:
+    return {"name": schedule.name, "segment_id": schedule.segment_id,
+            "notify_channel_id": schedule.notify_channel_id, "every_unit": schedule.every_unit,
+            "every_count": str(schedule.every_count), "cron": schedule.cron,
+            "starts_at": f"{schedule.starts_at.astimezone(ZoneInfo(tz)):%Y-%m-%dT%H:%M}",
+            "expires_days": str(schedule.expires_days), "enabled": schedule.enabled,
+            "messages": schedule.messages}
+
+
+def _schedule_form(request: Request, db: SessionDep, principal: Principal, schedule: Schedule,
+                   values: dict[str, Any], errors: dict[str, str],
+                   status_code: int = 200) -> HTMLResponse:
+    return _page(request, principal, "distribution/schedule_edit.html", {
+        **_form_context(db, principal.org_id), "schedule": schedule, "values": values,
+        "errors": errors, "survey_name": _names(db, principal.org_id)["surveys"].get(
+            schedule.survey_id, "—")}, status_code=status_code)
+
+
+@router.get("/campaigns/schedules/{schedule_id}/edit", response_class=HTMLResponse)
+def schedule_edit_page(schedule_id: str, request: Request, db: SessionDep,
+                       principal: Writer) -> HTMLResponse:
+    schedule = _load_schedule(db, principal, schedule_id)
+    return _schedule_form(request, db, principal, schedule,
+                          _schedule_values(schedule, schedule.timezone), {})
+
+
+@router.post("/campaigns/schedules/{schedule_id}/edit", response_class=HTMLResponse)
+def schedule_save_page(schedule_id: str, request: Request, db: SessionDep, principal: Writer,
+                       form: FormDep) -> Response:
+    schedule = _load_schedule(db, principal, schedule_id)
+    values = {**_values(form), "enabled": form.get("enabled") == "on"}
+    channel = notify.get_channel(db, principal.org_id, values["notify_channel_id"])
+    try:
+        if channel is None:
+            raise service.DistributionError("notify_channel_id", "choose an email or SMS "
+                                            "channel")
+        changes = {"name": values["name"], "segment_id": values["segment_id"],
+                   "notify_channel_id": channel.id, "channel": campaigns.channel_kind(channel),
+                   "every_unit": values["every_unit"],
+                   # The field keeps its text when the unit is switched away from cron.
+                   "cron": values["cron"] if values["every_unit"] == "cron" else "",
+                   "every_count": _int(values, "every_count", schedule.every_count),
+                   "expires_days": _int(values, "expires_days", schedule.expires_days),
+                   "messages": values["messages"], "enabled": values["enabled"]}
+        # The form shows minutes: an untouched field must not move the start by seconds.
+        if values["starts_at"] != _schedule_values(schedule, schedule.timezone)["starts_at"]:
+            starts = _moment(values, "starts_at", schedule.timezone)
+            if starts is None:
+                raise service.DistributionError("starts_at", "not a valid date and time")
+            changes["starts_at"] = starts
+        changed = schedules.update_schedule(db, schedule, changes)
+    except service.DistributionError as exc:
+        db.rollback()
+        return _schedule_form(request, db, principal, schedule, values,
+                              {exc.field: exc.message}, status_code=422)
+    if changed:
+        audit(db, org_id=principal.org_id, actor=principal.actor, action="schedule.update",
+              target=("schedule", schedule.id), detail={"changed": changed})
+    db.commit()
+    return RedirectResponse("/campaigns/schedules?notice=saved", status_code=303)
+
+
+@router.post("/campaigns/schedules/{schedule_id}/{action}")
+def schedule_action_page(schedule_id: str, action: str, db: SessionDep, principal: Writer,
+                         form: FormDep) -> RedirectResponse:
+    """Pause, resume or delete from the list (each a small form with the CSRF token)."""
+    if action not in ("pause", "resume", "delete"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown action")
+    schedule = _load_schedule(db, principal, schedule_id)
+    detail: dict[str, Any] = {}
+    if action == "delete":
+        detail = {"name": schedule.name,
+                  "campaigns_kept": schedules.delete_schedule(db, schedule)}
+    else:
+        try:
+            detail = {"changed": schedules.update_schedule(
+                db, schedule, {"enabled": action == "resume"})}
+        except service.DistributionError as exc:  # e.g. resuming while the survey is closed
+            db.rollback()
+            return RedirectResponse(f"/campaigns/schedules?notice=error&field={exc.field}",
+                                    status_code=303)
+    audit(db, org_id=principal.org_id, actor=principal.actor, action=f"schedule.{action}",
+          target=("schedule", schedule_id), detail=detail)
+    db.commit()
+    notice = {"pause": "paused", "resume": "resumed", "delete": "deleted"}[action]
+    return RedirectResponse(f"/campaigns/schedules?notice={notice}", status_code=303)
 
 
 @router.get("/campaigns/funnel", response_class=HTMLResponse)

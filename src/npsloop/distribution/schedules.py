@@ -17,13 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from npsloop.core.db import is_postgres, utcnow
 from npsloop.distribution import campaigns
-from npsloop.distribution.models import Schedule, ScheduleRun
+from npsloop.distribution.models import Campaign, Schedule, ScheduleRun
 from npsloop.distribution.service import DistributionError
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,79 @@ def create_schedule(
     session.add(schedule)
     session.flush()
     return schedule
+
+
+EDITABLE = ("name", "segment_id", "channel", "notify_channel_id", "messages", "expires_days",
+            "every_unit", "every_count", "cron", "starts_at", "timezone", "enabled")
+RULE_FIELDS = {"every_unit", "every_count", "cron", "starts_at", "timezone"}
+TARGET_FIELDS = {"segment_id", "channel", "notify_channel_id"}
+
+
+def update_schedule(session: Session, schedule: Schedule, changes: dict[str, Any], *,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """Edits a schedule (only the keys in `changes`); `enabled` pauses or resumes it.
+    Returns the fields that changed, old and new, for the audit log. A paused schedule has
+    no next run; a resumed or re-timed one runs next at its first occurrence from now, so a
+    long pause does not replay what it skipped."""
+    now = now or utcnow()
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise DistributionError(sorted(unknown)[0], "cannot be changed")
+    for key, value in changes.items():
+        if value is None:
+            raise DistributionError(key, "must not be null")
+    merged = {key: changes.get(key, getattr(schedule, key)) for key in EDITABLE}
+    resumed = merged["enabled"] and not schedule.enabled
+    if "name" in changes:
+        merged["name"] = merged["name"].strip() or schedule.name
+        if len(merged["name"]) > 200:
+            raise DistributionError("name", "at most 200 characters")
+    if resumed or any(merged[key] != getattr(schedule, key) for key in TARGET_FIELDS):
+        campaigns.check_target(session, schedule.org_id, survey_id=schedule.survey_id,
+                               segment_id=merged["segment_id"], channel=merged["channel"],
+                               notify_channel_id=merged["notify_channel_id"])
+    if RULE_FIELDS & set(changes):
+        unit = merged["every_unit"]
+        if unit != "cron" and str(changes.get("cron") or "").strip():
+            raise DistributionError("cron", "only used when every_unit is cron")
+        cron = merged["cron"] if unit == "cron" else ""
+        merged["every_unit"], merged["every_count"], merged["cron"] = _check_rule(
+            unit, merged["every_count"] if unit != "cron" else 1, cron)
+        _zone(merged["timezone"])
+    if "messages" in changes:  # a language left out keeps its current text
+        merged["messages"] = campaigns.check_messages(
+            {**schedule.messages, **merged["messages"]})
+    if "starts_at" in changes and merged["starts_at"].tzinfo is None:
+        raise DistributionError("starts_at", "needs a time zone offset, e.g. +08:00")
+    if not 1 <= merged["expires_days"] <= 365:
+        raise DistributionError("expires_days", "must be between 1 and 365")
+    changed = {key: {"from": _plain(getattr(schedule, key)), "to": _plain(value)}
+               for key, value in merged.items() if getattr(schedule, key) != value}
+    for key, value in merged.items():
+        setattr(schedule, key, value)
+    if not schedule.enabled:
+        schedule.next_run_at = None
+    elif resumed or RULE_FIELDS & set(changed):
+        schedule.next_run_at = first_run(schedule, now)
+    session.flush()
+    return changed
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def delete_schedule(session: Session, schedule: Schedule) -> int:
+    """Removes a schedule and its run log; the campaigns it created, their invitations and
+    answers stay (they only lose the link to the schedule). Returns how many campaigns."""
+    kept = session.execute(
+        update(Campaign).where(Campaign.org_id == schedule.org_id,
+                               Campaign.schedule_id == schedule.id)
+        .values(schedule_id=None).execution_options(synchronize_session=False)).rowcount or 0
+    session.execute(delete(ScheduleRun).where(ScheduleRun.schedule_id == schedule.id))
+    session.delete(schedule)
+    session.flush()
+    return kept
 
 
 def list_schedules(session: Session, org_id: str) -> list[Schedule]:

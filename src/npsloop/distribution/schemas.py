@@ -97,6 +97,25 @@ class ScheduleIn(BaseModel):
     expires_days: int = Field(30, ge=1, le=365)
 
 
+class ScheduleUpdate(BaseModel):
+    """PATCH: only the fields sent change; `enabled: false` pauses, `true` resumes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    segment_id: str | None = Field(None, min_length=1, max_length=32)
+    channel: Literal["email", "sms"] | None = None
+    notify_channel_id: str | None = Field(None, min_length=1, max_length=32)
+    messages: dict[str, MessageIn] | None = None
+    every_unit: Literal["week", "month", "cron"] | None = None
+    every_count: int | None = Field(None, ge=1, le=52)
+    cron: str | None = Field(None, max_length=120)
+    starts_at: datetime | None = None
+    timezone: str | None = Field(None, max_length=64)
+    expires_days: int | None = Field(None, ge=1, le=365)
+    enabled: bool | None = None
+
+
 class ScheduleOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -114,6 +133,8 @@ class ScheduleOut(BaseModel):
     next_run_at: datetime | None
     last_run_at: datetime | None
     enabled: bool
+    expires_days: int
+    messages: dict[str, Any]
     created_at: datetime
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -70,8 +70,10 @@ class Notice:
     level: str = "info"  # info | warning | critical: colours cards where a channel can
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["facts"] = [asdict(f) for f in self.facts]
+        # What asdict() gives (every field is a str or a tuple of Facts of str), without its
+        # recursive deep copy: a campaign serialises thousands of notices per batch.
+        data = dict(self.__dict__)
+        data["facts"] = [dict(f.__dict__) for f in self.facts]
         return data
 
     @classmethod
