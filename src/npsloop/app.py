@@ -18,7 +18,6 @@ from npsloop import __version__
 from npsloop.accounts.deps import LoginRequired
 from npsloop.core import dbfaults, headers, jobs, openapi, outbox
 from npsloop.core.admission import AdmissionMiddleware, pool_capacity
-
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
 from npsloop.core.input_guard import RejectNulMiddleware

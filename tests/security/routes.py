@@ -40,7 +40,7 @@ class RouteInfo:
         """Removes the object its last path parameter names (DELETE, or a page's POST .../delete
         or .../{action}): such calls get a fresh object each time."""
         return self.method == "DELETE" or (
-            self.method == "POST" and self.path.endswith(("/delete", "/{action}")))
+            self.method == "POST" and self.path.endswith(("/delete", "/{action}", "/erase")))
 
     @property
     def id(self) -> str:

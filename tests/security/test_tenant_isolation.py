@@ -41,6 +41,8 @@ BODIES: dict[str, dict] = {
     "POST /plans/{plan_id}/tasks": {"title": "x"},
     "POST /surveys/{survey_id}": {"name": "x"},
     "POST /tickets/{ticket_id}": {"action": "comment", "body": "x"},
+    "PUT /api/v1/trigger-rules/{trigger_id}": {"name": "x", "event_name": "e",
+                                               "survey_id": "{survey_id}", "channel": "email"},
 }
 
 

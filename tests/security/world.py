@@ -173,6 +173,79 @@ def _org_id(w: World) -> str:
     return w.client.get("/api/v1/me", headers=w.headers).json()["org_id"]
 
 
+def _email_channel(w: World) -> str:
+    return w.post("/api/v1/notify/channels", {
+        # Enabled (campaigns refuse a disabled account); nothing sends: no worker runs.
+        "kind": "email", "name": w.name("mail"), "enabled": True,
+        "config": {"host": "127.0.0.1", "port": 9, "security": "none",
+                   "from_address": "cx@example.test"}})["id"]
+
+
+def _campaign(w: World) -> str:
+    return w.post("/api/v1/campaigns", {
+        "name": w.name("campaign"), "survey_id": w.get("survey_id"),
+        "segment_id": w.get("segment_id"), "channel": "email",
+        "notify_channel_id": w.get("email_channel_id")})["id"]
+
+
+def _schedule(w: World) -> str:
+    return w.post("/api/v1/schedules", {
+        "name": w.name("schedule"), "survey_id": w.get("survey_id"),
+        "segment_id": w.get("segment_id"), "channel": "email",
+        "notify_channel_id": w.get("email_channel_id"), "every_unit": "month",
+        "every_count": 3})["id"]
+
+
+def _trigger(w: World) -> str:
+    return w.post("/api/v1/trigger-rules", {
+        "name": w.name("trigger"), "event_name": "order_paid",
+        "survey_id": w.get("survey_id"), "channel": "email"})["id"]
+
+
+def _site_key(w: World) -> str:
+    return w.post("/api/v1/widget/site-keys", {
+        "name": w.name("site"), "allowed_origins": ["https://shop.example.test"]})["id"]
+
+
+def _dashboard(w: World) -> str:
+    return w.post("/api/v1/dashboards", {
+        "name": w.name("dashboard"), "widgets": [{"kind": "scorecard"}]})["id"]
+
+
+def _dashboard_widget(w: World) -> str:
+    added = w.post(f"/api/v1/dashboards/{w.get('dashboard_id')}/widgets", {"kind": "scorecard"})
+    return added["id"] if "id" in added else added["widgets"][-1]["id"]
+
+
+def _digest(w: World) -> str:
+    return w.post("/api/v1/digests", {
+        "name": w.name("digest"), "frequency": "weekly", "weekday": 0, "hour": 8,
+        "language": "en", "recipients": ["cx@example.test"],
+        "channel_id": w.get("email_channel_id")})["id"]
+
+
+def _digest_run(w: World) -> str:
+    from npsloop.core.db import utcnow
+    from npsloop.reports.models import DigestRun
+
+    now = utcnow()
+    run = DigestRun(digest_id=w.get("digest_id"), org_id=_org_id(w),
+                    period_key=f"t{uuid.uuid4().hex[:10]}", period_from=now, period_to=now,
+                    status="failed")
+    w.db.add(run)
+    w.db.commit()
+    return run.id
+
+
+def _winback(w: World) -> str:
+    from npsloop.outcomes.models import WinbackCampaign
+
+    campaign = WinbackCampaign(org_id=_org_id(w), name=w.name("winback"), min_risk=0.5)
+    w.db.add(campaign)
+    w.db.commit()
+    return campaign.id
+
+
 PARAM_FACTORIES: dict[str, Callable[[World], str]] = {
     "survey_id": _survey,
     "token": _token,
@@ -193,6 +266,16 @@ PARAM_FACTORIES: dict[str, Callable[[World], str]] = {
     "import_id": _import,
     "code": _code,
     "key_id": _api_key,
+    "email_channel_id": _email_channel,
+    "campaign_id": _campaign,
+    "schedule_id": _schedule,
+    "trigger_id": _trigger,
+    "site_key_id": _site_key,
+    "dashboard_id": _dashboard,
+    "widget_id": _dashboard_widget,
+    "digest_id": _digest,
+    "run_id": _digest_run,
+    "winback_id": _winback,
     # Not an object: the verb of /notify/webhooks/{endpoint_id}/{action}.
     "action": lambda _w: "disable",
 }

@@ -166,10 +166,10 @@ def list_winback(db: SessionDep, principal: Reader) -> dict[str, Any]:
     return {"items": [campaign_out(r) for r in winback.list_campaigns(db, principal.org_id)]}
 
 
-@router.get(f"{PREFIX}/winback/{{campaign_id}}")
-def get_winback(campaign_id: str, db: SessionDep, principal: Reader) -> dict[str, Any]:
+@router.get(f"{PREFIX}/winback/{{winback_id}}")
+def get_winback(winback_id: str, db: SessionDep, principal: Reader) -> dict[str, Any]:
     """The campaign and its measured effect: contacted vs holdout, in the window after it."""
-    row = winback.get_campaign(db, principal.org_id, campaign_id)
+    row = winback.get_campaign(db, principal.org_id, winback_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="win-back campaign not found")
     return {**campaign_out(row), "effect": winback.effect(db, principal.org_id, row)}

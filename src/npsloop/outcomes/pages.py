@@ -229,10 +229,10 @@ def run_winback(request: Request, db: SessionDep, principal: Writer,
         "errors": errors, "result": result}, status_code=422 if errors else 200)
 
 
-@router.get("/outcomes/winback/{campaign_id}", response_class=HTMLResponse)
-def winback_detail(campaign_id: str, request: Request, db: SessionDep,
+@router.get("/outcomes/winback/{winback_id}", response_class=HTMLResponse)
+def winback_detail(winback_id: str, request: Request, db: SessionDep,
                    principal: Reader) -> HTMLResponse:
-    campaign = winback.get_campaign(db, principal.org_id, campaign_id)
+    campaign = winback.get_campaign(db, principal.org_id, winback_id)
     if campaign is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="win-back campaign not found")
     return _page(request, principal, "outcomes/winback_detail.html", {

@@ -22,6 +22,9 @@ from npsloop.reports.models import Dashboard, DashboardWidget
 router = APIRouter()
 api = APIRouter(prefix="/api/v1/dashboards", tags=["dashboards"])
 Reader = Annotated[Principal, Depends(require("stats:read"))]
+# Owners, admins and analysts build dashboards and digests (declared, so the role matrix
+# and the OpenAPI spec see it; the inner check stays as a second guard).
+Editor = Annotated[Principal, Depends(require("survey:write"))]
 
 
 def unprocessable(field: str, message: str, where: str = "body") -> HTTPException:
@@ -83,7 +86,7 @@ def list_dashboards(db: SessionDep, principal: Reader) -> dict[str, Any]:
 
 
 @api.post("", status_code=status.HTTP_201_CREATED)
-def create_dashboard(db: SessionDep, principal: Reader,
+def create_dashboard(db: SessionDep, principal: Editor,
                      body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     require_editor(principal)
     try:
@@ -101,7 +104,7 @@ def get_dashboard(dashboard_id: str, db: SessionDep, principal: Reader) -> dict[
 
 
 @api.put("/{dashboard_id}")
-def update_dashboard(dashboard_id: str, db: SessionDep, principal: Reader,
+def update_dashboard(dashboard_id: str, db: SessionDep, principal: Editor,
                      body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     dashboard = load(db, principal, dashboard_id)
     require_editor(principal)
@@ -115,7 +118,7 @@ def update_dashboard(dashboard_id: str, db: SessionDep, principal: Reader,
 
 
 @api.delete("/{dashboard_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_dashboard(dashboard_id: str, db: SessionDep, principal: Reader) -> HttpResponse:
+def delete_dashboard(dashboard_id: str, db: SessionDep, principal: Editor) -> HttpResponse:
     dashboard = load(db, principal, dashboard_id)
     require_editor(principal)
     db.delete(dashboard)
@@ -124,7 +127,7 @@ def delete_dashboard(dashboard_id: str, db: SessionDep, principal: Reader) -> Ht
 
 
 @api.post("/{dashboard_id}/widgets", status_code=status.HTTP_201_CREATED)
-def add_widget(dashboard_id: str, db: SessionDep, principal: Reader,
+def add_widget(dashboard_id: str, db: SessionDep, principal: Editor,
                body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     dashboard = load(db, principal, dashboard_id)
     require_editor(principal)
@@ -138,7 +141,7 @@ def add_widget(dashboard_id: str, db: SessionDep, principal: Reader,
 
 @api.delete("/{dashboard_id}/widgets/{widget_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_widget(dashboard_id: str, widget_id: str, db: SessionDep,
-                  principal: Reader) -> HttpResponse:
+                  principal: Editor) -> HttpResponse:
     dashboard = load(db, principal, dashboard_id)
     require_editor(principal)
     if not service.remove_widget(db, dashboard, widget_id):

@@ -24,6 +24,9 @@ from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("stats:read", page=True))]
+# Owners, admins and analysts build dashboards and digests (declared, so the role matrix
+# and the OpenAPI spec see it; the inner check stays as a second guard).
+Editor = Annotated[Principal, Depends(require("survey:write", page=True))]
 RUNS_SHOWN = 8
 
 
@@ -92,7 +95,7 @@ def _editor(principal: Principal) -> None:
 
 
 @router.post("/reports/digests", response_class=HTMLResponse)
-def save_digest(request: Request, db: SessionDep, principal: Reader, form: FormDep) -> Any:
+def save_digest(request: Request, db: SessionDep, principal: Editor, form: FormDep) -> Any:
     """Creates a digest, or updates the one named by the form's `digest_id`."""
     request.state.principal = principal
     _editor(principal)
@@ -115,7 +118,7 @@ def save_digest(request: Request, db: SessionDep, principal: Reader, form: FormD
 
 
 @router.post("/reports/digests/{digest_id}/delete")
-def delete_digest(digest_id: str, db: SessionDep, principal: Reader) -> RedirectResponse:
+def delete_digest(digest_id: str, db: SessionDep, principal: Editor) -> RedirectResponse:
     _editor(principal)
     digest = digests.get_digest(db, principal.org_id, digest_id)
     if digest is None:
@@ -127,7 +130,7 @@ def delete_digest(digest_id: str, db: SessionDep, principal: Reader) -> Redirect
 
 @router.post("/reports/digests/{digest_id}/send", response_class=HTMLResponse)
 def send_now(digest_id: str, request: Request, db: SessionDep, settings: SettingsDep,
-             principal: Reader) -> Any:
+             principal: Editor) -> Any:
     request.state.principal = principal
     _editor(principal)
     digest = digests.get_digest(db, principal.org_id, digest_id)
@@ -144,7 +147,7 @@ def send_now(digest_id: str, request: Request, db: SessionDep, settings: Setting
 
 
 @router.post("/reports/digests/runs/{run_id}/retry")
-def retry(run_id: str, db: SessionDep, principal: Reader) -> RedirectResponse:
+def retry(run_id: str, db: SessionDep, principal: Editor) -> RedirectResponse:
     _editor(principal)
     run = db.get(DigestRun, run_id)
     if run is None or run.org_id != principal.org_id:

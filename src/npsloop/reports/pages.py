@@ -28,6 +28,9 @@ from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("stats:read", page=True))]
+# Owners, admins and analysts build dashboards and digests (declared, so the role matrix
+# and the OpenAPI spec see it; the inner check stays as a second guard).
+Editor = Annotated[Principal, Depends(require("survey:write", page=True))]
 FILTER_FIELDS = ("survey_id", "channel", "language", "touchpoint", "journey_stage",
                  "nps_type", "lifecycle_stage")
 
@@ -73,7 +76,7 @@ def dashboard_list(request: Request, db: SessionDep, principal: Reader) -> HTMLR
 
 
 @router.post("/dashboards", response_class=HTMLResponse)
-def create_dashboard(request: Request, db: SessionDep, principal: Reader,
+def create_dashboard(request: Request, db: SessionDep, principal: Editor,
                      form: FormDep) -> Any:
     request.state.principal = principal
     if not service.can_edit(principal.role):

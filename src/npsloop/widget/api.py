@@ -34,10 +34,10 @@ def _unprocessable(exc: sitekeys.SiteKeyError) -> HTTPException:
         {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}])
 
 
-def _load(db: SessionDep, principal: Principal, key_id: str) -> SiteKey:
-    found = sitekeys.get_site_key(db, org_id=principal.org_id, key_id=key_id)
+def _load(db: SessionDep, principal: Principal, site_key_id: str) -> SiteKey:
+    found = sitekeys.get_site_key(db, org_id=principal.org_id, key_id=site_key_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"site key '{key_id}' not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"site key '{site_key_id}' not found")
     return found
 
 
@@ -63,10 +63,10 @@ def create_key(body: SiteKeyIn, db: SessionDep, settings: SettingsDep,
     return _out(created, settings.base_url)
 
 
-@router.patch("/site-keys/{key_id}", response_model=SiteKeyOut)
-def update_key(key_id: str, body: SiteKeyUpdate, db: SessionDep, settings: SettingsDep,
+@router.patch("/site-keys/{site_key_id}", response_model=SiteKeyOut)
+def update_key(site_key_id: str, body: SiteKeyUpdate, db: SessionDep, settings: SettingsDep,
                principal: Manager) -> SiteKeyOut:
-    found = _load(db, principal, key_id)
+    found = _load(db, principal, site_key_id)
     try:
         sitekeys.update_site_key(db, site_key=found, name=body.name,
                                  allowed_origins=body.allowed_origins,
@@ -79,10 +79,10 @@ def update_key(key_id: str, body: SiteKeyUpdate, db: SessionDep, settings: Setti
     return _out(found, settings.base_url)
 
 
-@router.post("/site-keys/{key_id}/revoke", response_model=SiteKeyOut)
-def revoke_key(key_id: str, db: SessionDep, settings: SettingsDep,
+@router.post("/site-keys/{site_key_id}/revoke", response_model=SiteKeyOut)
+def revoke_key(site_key_id: str, db: SessionDep, settings: SettingsDep,
                principal: Manager) -> SiteKeyOut:
-    found = _load(db, principal, key_id)
+    found = _load(db, principal, site_key_id)
     sitekeys.revoke_site_key(db, site_key=found)
     audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.revoke",
           target=("widget_site_key", found.id))

@@ -78,34 +78,34 @@ def create_key(request: Request, db: SessionDep, settings: SettingsDep, principa
     return RedirectResponse(f"/widget?created={created.id}", status_code=303)
 
 
-def _load(db: SessionDep, principal: Principal, key_id: str) -> SiteKey:
-    found = sitekeys.get_site_key(db, org_id=principal.org_id, key_id=key_id)
+def _load(db: SessionDep, principal: Principal, site_key_id: str) -> SiteKey:
+    found = sitekeys.get_site_key(db, org_id=principal.org_id, key_id=site_key_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"site key '{key_id}' not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"site key '{site_key_id}' not found")
     return found
 
 
-@router.post("/widget/site-keys/{key_id}/origins", response_class=HTMLResponse)
-def update_origins(key_id: str, request: Request, db: SessionDep, settings: SettingsDep,
+@router.post("/widget/site-keys/{site_key_id}/origins", response_class=HTMLResponse)
+def update_origins(site_key_id: str, request: Request, db: SessionDep, settings: SettingsDep,
                    principal: Manager, form: FormDep) -> Response:
-    found = _load(db, principal, key_id)
+    found = _load(db, principal, site_key_id)
     text = str(form.get("allowed_origins") or "")
     try:
         sitekeys.update_site_key(db, site_key=found, allowed_origins=_origins(text))
     except sitekeys.SiteKeyError as exc:
         db.rollback()
         return _list_page(request, db, settings, principal,
-                          errors={f"{key_id}.{exc.field}": exc.message}, status_code=422)
+                          errors={f"{site_key_id}.{exc.field}": exc.message}, status_code=422)
     audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.update",
           target=("widget_site_key", found.id), detail={"origins": found.allowed_origins})
     db.commit()
     return RedirectResponse("/widget", status_code=303)
 
 
-@router.post("/widget/site-keys/{key_id}/identity")
-def switch_identity(key_id: str, db: SessionDep, principal: Manager,
+@router.post("/widget/site-keys/{site_key_id}/identity")
+def switch_identity(site_key_id: str, db: SessionDep, principal: Manager,
                     form: FormDep) -> Response:
-    found = _load(db, principal, key_id)
+    found = _load(db, principal, site_key_id)
     turn_on = form.get("verify_identity") == "on"
     sitekeys.update_site_key(db, site_key=found, verify_identity=turn_on)
     audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.update",
@@ -114,9 +114,9 @@ def switch_identity(key_id: str, db: SessionDep, principal: Manager,
     return RedirectResponse("/widget", status_code=303)
 
 
-@router.post("/widget/site-keys/{key_id}/revoke")
-def revoke_key(key_id: str, db: SessionDep, principal: Manager) -> Response:
-    found = _load(db, principal, key_id)
+@router.post("/widget/site-keys/{site_key_id}/revoke")
+def revoke_key(site_key_id: str, db: SessionDep, principal: Manager) -> Response:
+    found = _load(db, principal, site_key_id)
     sitekeys.revoke_site_key(db, site_key=found)
     audit(db, org_id=principal.org_id, actor=principal.actor, action="widget.site_key.revoke",
           target=("widget_site_key", found.id))
