@@ -24,6 +24,9 @@ from tests.security.world import PARAM_FACTORIES
 FUZZ_EXAMPLES = int(os.environ.get("NPSLOOP_FUZZ_EXAMPLES", "3"))
 # Operations whose side effects would spoil the run for the ones after them go last.
 LAST_METHODS = ("DELETE",)
+# Operations that call an outside server at once: the fixture world's mail server is
+# unreachable, so their documented 502 is the expected answer, not a server error.
+UPSTREAM = {"POST /api/v1/digests/{digest_id}/send"}
 
 
 def _checks():
@@ -54,6 +57,9 @@ def test_fuzz_every_operation(app, client, db, org, world_of):
         def fuzz(case) -> None:
             response = case.call(headers=org.headers)
             counter["requests"] += 1
+            if (f"{operation.method.upper()} {operation.path}" in UPSTREAM
+                    and response.status_code == 502):
+                return
             case.validate_response(response, checks=checks)
 
         try:

@@ -123,7 +123,8 @@ def preview(digest_id: str, db: SessionDep, settings: SettingsDep,
                                             "style-src 'unsafe-inline'; img-src data:"})
 
 
-@api.get("/{digest_id}/pdf")
+@api.get("/{digest_id}/pdf", response_class=HttpResponse,
+         responses={200: {"content": {"application/pdf": {}}, "description": "the PDF"}})
 def download_pdf(digest_id: str, db: SessionDep, settings: SettingsDep,
                  principal: Reader) -> HttpResponse:
     _, mail = _render(db, settings, _load(db, principal, digest_id))
@@ -131,7 +132,8 @@ def download_pdf(digest_id: str, db: SessionDep, settings: SettingsDep,
         "Content-Disposition": f'attachment; filename="{mail.pdf_name}"'})
 
 
-@api.post("/{digest_id}/send")
+@api.post("/{digest_id}/send", responses={
+    502: {"description": "the mail server could not be reached or refused the mail"}})
 def send_now(digest_id: str, db: SessionDep, settings: SettingsDep,
              principal: Editor) -> dict[str, Any]:
     """Sends the last complete period's report now, outside the schedule (it does not count
