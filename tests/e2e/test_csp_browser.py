@@ -15,13 +15,12 @@ from npsloop.accounts.service import create_user
 from npsloop.responses.schemas import ResponseCreate
 from npsloop.responses.service import ingest
 from npsloop.surveys.models import Survey
-from tests.e2e.conftest import browser, live_server, make_live_survey  # noqa: F401 - fixtures
 
 PASSWORD = "password-123"
 
 
 @pytest.fixture(scope="module")
-def owner(live_server):  # noqa: F811 - the fixture imported above
+def owner(live_server):
     email = f"csp-{uuid.uuid4().hex[:6]}@example.test"
     with live_server.factory() as session:
         create_user(session, org_id=live_server.org_id, email=email, password=PASSWORD,
@@ -30,7 +29,7 @@ def owner(live_server):  # noqa: F811 - the fixture imported above
     return email
 
 
-def _seed(live_server, survey_id: str) -> None:  # noqa: F811
+def _seed(live_server, survey_id: str) -> None:
     rng = random.Random(7)
     with live_server.factory() as session:
         survey = session.get(Survey, survey_id)
@@ -41,7 +40,7 @@ def _seed(live_server, survey_id: str) -> None:  # noqa: F811
                 drivers={"price": rng.randint(1, 5), "delivery": rng.randint(1, 5)}))
 
 
-def test_key_pages_have_no_csp_violations(browser, live_server, make_live_survey,  # noqa: F811
+def test_key_pages_have_no_csp_violations(browser, live_server, make_live_survey,
                                           owner, tmp_path):
     survey_id, token = make_live_survey(name="CSP check")
     _seed(live_server, survey_id)
