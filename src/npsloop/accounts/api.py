@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from npsloop.accounts import service
 from npsloop.accounts.deps import Principal, PrincipalDep, require
+from npsloop.accounts.key_cache import api_key_cache
 from npsloop.accounts.models import ApiKey, Role
 from npsloop.core.db import utcnow
 from npsloop.core.deps import SessionDep
@@ -132,3 +133,6 @@ def revoke_key(key_id: str, db: SessionDep, principal: KeyManager) -> None:
     service.audit(db, org_id=principal.org_id, actor=principal.actor, action="api_key.revoke",
                   target=("api_key", key.id))
     db.commit()
+    # After the commit, so a concurrent request cannot re-read the row as still valid;
+    # other processes forget the key within key_cache.TTL_SECONDS.
+    api_key_cache.discard(key.key_hash)

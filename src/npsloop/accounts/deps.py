@@ -9,8 +9,9 @@ from fastapi import Depends, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from npsloop.accounts import service
+from npsloop.accounts.key_cache import api_key_cache
 from npsloop.core.deps import SessionDep
-from npsloop.core.security import constant_time_equals
+from npsloop.core.security import constant_time_equals, token_hash
 
 SESSION_COOKIE = "npsloop_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -45,19 +46,28 @@ async def _check_csrf(request: Request, expected: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="CSRF token missing or invalid")
 
 
-async def optional_principal(request: Request, db: SessionDep) -> Principal | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
+async def _api_key_principal(db: SessionDep, plain: str) -> Principal:
+    key_hash = token_hash(plain)
+    cached = api_key_cache.get(key_hash)  # a recent hit: no query, no thread-pool hop
+    if cached is None:
         # The queries run in the thread pool like every sync route: on the event loop they
         # would stall all requests and, once the connection pool is exhausted, deadlock it.
-        key = await run_in_threadpool(service.authenticate_api_key, db, auth[7:].strip())
+        key = await run_in_threadpool(service.authenticate_api_key, db, plain)
         if key is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 detail="API key invalid or revoked",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        api_key_cache.put(key_hash, org_id=key.org_id, role=key.role, prefix=key.prefix)
         return Principal(org_id=key.org_id, role=key.role, actor=f"api_key:{key.prefix}")
+    return Principal(org_id=cached.org_id, role=cached.role, actor=f"api_key:{cached.prefix}")
+
+
+async def optional_principal(request: Request, db: SessionDep) -> Principal | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return await _api_key_principal(db, auth[7:].strip())
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None

@@ -38,7 +38,9 @@ def create_response(
     http_response: Response,
     principal: Annotated[Principal, Depends(require("response:write"))],
 ) -> ResponseOut:
-    survey = load_survey(db, principal, survey_id)
+    survey = service.survey_for_ingest(db, org_id=principal.org_id, survey_id=survey_id)
+    if survey is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"survey '{survey_id}' not found")
     try:
         result = service.ingest(
             db, survey=survey, data=body, allow_backdate=principal.via == "api_key"

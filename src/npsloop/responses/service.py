@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.analytics.stats import category_of
@@ -35,7 +35,8 @@ class IngestResult:
 
 
 def _validate(survey: Survey, data: ResponseCreate, allow_backdate: bool) -> dict[str, Any]:
-    questions = {q.key: q for q in survey.questions}
+    # Only drivers and choices need the questions (a query when they are loaded lazily).
+    questions = {q.key: q for q in survey.questions} if data.drivers or data.choices else {}
     for driver in data.drivers:
         q = questions.get(driver)
         if q is None or q.kind != "driver_rating":
@@ -110,6 +111,16 @@ def _complete(
         response.completed_at = utcnow()
         emit(session, org_id=response.org_id, topic="response.completed",
              payload={"response_id": response.id, "survey_id": response.survey_id})
+
+
+def survey_for_ingest(session: Session, *, org_id: str, survey_id: str) -> Survey | None:
+    """The survey of this organisation, without its questions: ingest reads them only when
+    the body names drivers or choices, so a score-and-comment submit saves a query."""
+    return session.scalar(
+        select(Survey)
+        .where(Survey.id == survey_id, Survey.org_id == org_id)
+        .options(lazyload(Survey.questions))
+    )
 
 
 def ingest(
