@@ -25,4 +25,6 @@ fi
 export NPSLOOP_TEST_DATABASE_URL="$PG_URL"
 
 .venv/bin/ruff check src tests bench
-.venv/bin/pytest "$@"
+# Two processes on this 2-core machine (pytest-xdist): each runs its tests on its own SQLite
+# file and PostgreSQL database, so they never share state.
+.venv/bin/pytest -n "${NPSLOOP_TEST_PROCESSES:-2}" "$@"

@@ -1,4 +1,5 @@
-"""Refuses NUL characters in request input with a 422, before any route sees them.
+"""Refuses NUL characters, and numbers no database can store, in request input with a 422,
+before any route sees them.
 
 PostgreSQL text cannot hold U+0000: a NUL in a name, an id or a query parameter would reach
 the database and fail there as a 500 (SQLite would store it, and the two databases would
@@ -10,6 +11,8 @@ Uploaded files (multipart) are left to their parsers: XLSX files are binary.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,6 +38,36 @@ def _json_location(value: Any, loc: list[Any]) -> list[Any] | None:
             found = _json_location(item, [*loc, index])
             if found:
                 return found
+    return None
+
+
+# NaN, Infinity and numbers too large for a float (1e400 parses as inf): Python's JSON reader
+# takes them, PostgreSQL's json type refuses them (a 500), SQLite stores them (the databases
+# would disagree). Only bodies that could hold one are parsed a second time.
+MAYBE_NON_FINITE = re.compile(rb"NaN|Infinity|\d[eE]\+?\d{3,}")
+
+
+def _non_finite(token: str) -> float:
+    raise ValueError(token)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(text)
+    return value
+
+
+def non_finite_location(body: bytes) -> list[Any] | None:
+    """Where a JSON body holds a number no database column can take, or None."""
+    if not MAYBE_NON_FINITE.search(body):
+        return None
+    try:
+        json.loads(body, parse_constant=_non_finite, parse_float=_finite_float)
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            return None  # not JSON at all: the route reports that
+        return ["body"]
     return None
 
 
@@ -84,9 +117,12 @@ class RejectNulMiddleware:
                     break
         loc = nul_location(scope.get("path", ""), scope.get("query_string", b""),
                            content_type, body)
+        reason = "must not contain NUL characters (\\u0000)"
+        if loc is None and content_type == "application/json":
+            loc = non_finite_location(body)
+            reason = "numbers must be finite (no NaN, Infinity or values beyond ±1.8e308)"
         if loc is not None:
-            detail = [{"loc": loc, "msg": "must not contain NUL characters (\\u0000)",
-                       "type": "value_error"}]
+            detail = [{"loc": loc, "msg": reason, "type": "value_error"}]
             await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
             return
         if not messages:
