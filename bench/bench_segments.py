@@ -231,20 +231,15 @@ def drop_postgres(name: str) -> None:
     admin.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contacts", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
-    args = parser.parse_args()
+def on_each_backend(args: argparse.Namespace, bench: Callable[[Engine, str], None]) -> None:
+    """Runs `bench(engine, backend)` on a fresh migrated SQLite file and, unless --no-postgres
+    or no server answers, on a fresh PostgreSQL database that is dropped afterwards."""
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{folder}/bench.db"
             upgrade(url)
             engine = make_engine(url)
-            run(engine, "sqlite", args.contacts, args.events, args.repeat)
+            bench(engine, "sqlite")
             engine.dispose()
     if args.no_postgres:
         return
@@ -255,10 +250,22 @@ def main() -> None:
     try:
         upgrade(url)
         engine = make_engine(url)
-        run(engine, "postgresql", args.contacts, args.events, args.repeat)
+        bench(engine, "postgresql")
         engine.dispose()
     finally:
         drop_postgres(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    on_each_backend(args, lambda engine, backend: run(
+        engine, backend, args.contacts, args.events, args.repeat))
 
 
 if __name__ == "__main__":

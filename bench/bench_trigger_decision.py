@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -36,11 +35,10 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from bench.bench_segments import BUYERS, build, drop_postgres, postgres_url
+from bench.bench_segments import BUYERS, build, on_each_backend
 from npsloop.contacts import segments
 from npsloop.contacts.models import Contact, Segment
-from npsloop.core.db import make_engine, new_id
-from npsloop.core.migrate import upgrade
+from npsloop.core.db import new_id
 from npsloop.distribution import service as distribution
 from npsloop.distribution.models import Invitation
 from npsloop.surveys.schemas import SurveyCreate
@@ -211,26 +209,8 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite:///{folder}/bench.db"
-            upgrade(url)
-            engine = make_engine(url)
-            run(engine, "sqlite", args.contacts, args.events, args.calls)
-            engine.dispose()
-    if args.no_postgres:
-        return
-    found = postgres_url()
-    if found is None:
-        return
-    url, name = found
-    try:
-        upgrade(url)
-        engine = make_engine(url)
-        run(engine, "postgresql", args.contacts, args.events, args.calls)
-        engine.dispose()
-    finally:
-        drop_postgres(name)
+    on_each_backend(args, lambda engine, backend: run(
+        engine, backend, args.contacts, args.events, args.calls))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,10 @@ language, the measured effect (contacted vs holdout), tenancy and bad input."""
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from datetime import timedelta
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from npsloop.notify import delivery
@@ -19,38 +16,15 @@ from npsloop.notify.service import secret_box
 from npsloop.outcomes import stats, winback
 from npsloop.outcomes.models import ContactScore, WinbackCampaign, WinbackRecipient
 from tests.analytics.helpers import add_contact
+from tests.distribution.helpers import email_channel, start_smtp
 from tests.outcomes.helpers import add_event, now_s
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(
-            envelope.original_content, policy=policy.default)))
-        return "250 OK"
 
 
 @pytest.fixture
 def smtp():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, port, inbox = start_smtp()
     yield port, inbox
     controller.stop()
-
-
-def email_channel(client, org, port: int) -> str:
-    response = client.post("/api/v1/notify/channels", headers=org.headers, json={
-        "kind": "email", "name": "Customer mail", "config": {
-            "host": "127.0.0.1", "port": port, "security": "none",
-            "from_address": "care@shop.example.test", "timeout_seconds": 5}})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
 
 
 def scored(db, org_id: str, risk: float, category: str = "detractor", *,
