@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from npsloop.accounts.service import audit, get_organization
+from npsloop.accounts.service import get_organization
 from npsloop.contacts import attributes, events, segments, service
 from npsloop.contacts.api_common import Reader, Writer, not_found, unprocessable
 from npsloop.contacts.api_events import router as events_router
@@ -29,7 +29,7 @@ from npsloop.contacts.schemas import (
     EventOut,
 )
 from npsloop.core.deps import SessionDep
-from npsloop.privacy.personal_data import erase_contact, erasure_token
+from npsloop.privacy import service as privacy
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
 
@@ -145,11 +145,8 @@ def delete_contact(external_id: str, db: SessionDep, principal: Writer) -> Respo
     # A deletion is an erasure: responses stay for the aggregates but lose the person
     # (link, attribute snapshot, comment); see privacy.personal_data.
     contact = _load(db, principal.org_id, external_id)
-    contact_id = contact.id
-    rows = erase_contact(db, org_id=principal.org_id, contact=contact)
-    audit(db, org_id=principal.org_id, actor=principal.actor, action="contact.delete",
-          target=("contact", contact_id),
-          detail={"erasure_token": erasure_token(principal.org_id, external_id), "rows": rows})
+    privacy.erase_contact(db, org_id=principal.org_id, actor=principal.actor, contact=contact,
+                          action="contact.delete")
     db.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

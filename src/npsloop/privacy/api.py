@@ -6,7 +6,6 @@ act on the organisation's behalf, and each one is written to the audit log.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from npsloop.contacts import service as contacts
 from npsloop.contacts.models import Contact
 from npsloop.core.deps import SessionDep
 from npsloop.core.timeutil import parse_bound
-from npsloop.privacy import personal_data, retention
+from npsloop.privacy import retention, service
 
 router = APIRouter()
 api = APIRouter(prefix="/api/v1", tags=["privacy"])
@@ -83,25 +82,18 @@ def _contact(db: SessionDep, org_id: str, external_id: str) -> Contact:
 def export_contact(external_id: str, db: SessionDep, principal: Manager) -> Response:
     """Everything held on the contact, as one JSON document (a download)."""
     contact = _contact(db, principal.org_id, external_id)
-    document = personal_data.export_contact(db, org_id=principal.org_id, contact=contact)
-    audit(db, org_id=principal.org_id, actor=principal.actor, action="contact.export",
-          target=("contact", contact.id), detail={"counts": document["counts"]})
+    document = service.export_contact(db, org_id=principal.org_id, actor=principal.actor,
+                                      contact=contact)
     db.commit()
-    body = json.dumps(document, ensure_ascii=False, indent=1)
-    return Response(body, media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="contact-{contact.id[:12]}.json"',
-        "Cache-Control": "no-store"})
+    return service.export_download(document, contact.id)
 
 
 @api.post("/contacts/{external_id}/erase", response_model=ErasureOut)
 def erase_contact(external_id: str, db: SessionDep, principal: Manager) -> ErasureOut:
     """Deletes the contact and its personal data; its responses stay, anonymised."""
     contact = _contact(db, principal.org_id, external_id)
-    token = personal_data.erasure_token(principal.org_id, external_id)
-    contact_id = contact.id
-    rows = personal_data.erase_contact(db, org_id=principal.org_id, contact=contact)
-    audit(db, org_id=principal.org_id, actor=principal.actor, action="contact.erase",
-          target=("contact", contact_id), detail={"erasure_token": token, "rows": rows})
+    token, rows = service.erase_contact(db, org_id=principal.org_id, actor=principal.actor,
+                                        contact=contact)
     db.commit()
     return ErasureOut(erased=True, erasure_token=token, rows=rows)
 

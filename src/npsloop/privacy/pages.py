@@ -16,7 +16,8 @@ from npsloop.accounts.service import audit
 from npsloop.contacts import service as contacts
 from npsloop.core.deps import SessionDep, request_language
 from npsloop.core.i18n import translate
-from npsloop.privacy import personal_data, retention
+from npsloop.privacy import retention
+from npsloop.privacy import service as privacy
 from npsloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -103,23 +104,13 @@ async def data_subject(request: Request, db: SessionDep, principal: Manager) -> 
         return _page(request, db, principal, status_code=422, errors={
             "external_id": translate("privacy.error.no_contact", lang, id=external_id)})
     if what == "export":
-        document = personal_data.export_contact(db, org_id=principal.org_id, contact=contact)
-        audit(db, org_id=principal.org_id, actor=principal.actor, action="contact.export",
-              target=("contact", contact.id), detail={"counts": document["counts"]})
+        document = privacy.export_contact(db, org_id=principal.org_id, actor=principal.actor,
+                                          contact=contact)
         db.commit()
-        return Response(json.dumps(document, ensure_ascii=False, indent=1),
-                        media_type="application/json", headers={
-                            "Content-Disposition":
-                                f'attachment; filename="contact-{contact.id[:12]}.json"',
-                            "Cache-Control": "no-store"})
+        return privacy.export_download(document, contact.id)
     if what != "erase" or str(form.get("confirm") or "").strip() != external_id:
         return _page(request, db, principal, status_code=422, errors={
             "confirm": translate("privacy.error.confirm", lang)})
-    contact_id = contact.id
-    rows = personal_data.erase_contact(db, org_id=principal.org_id, contact=contact)
-    audit(db, org_id=principal.org_id, actor=principal.actor, action="contact.erase",
-          target=("contact", contact_id), detail={
-              "erasure_token": personal_data.erasure_token(principal.org_id, external_id),
-              "rows": rows})
+    privacy.erase_contact(db, org_id=principal.org_id, actor=principal.actor, contact=contact)
     db.commit()
     return RedirectResponse("/settings/privacy?done=erased", status_code=303)

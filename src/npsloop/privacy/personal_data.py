@@ -37,9 +37,6 @@ SCRUB: dict[str, dict[str, Any]] = {
 }
 # Columns never exported: secrets and other people's identifiers.
 NOT_EXPORTED = {"password_hash", "key_hash", "token_hash", "customer_external_id", "ip_hash"}
-# Link tables whose rows are the org's own records about the contact's data (e.g. which rule
-# tagged a response); exported for completeness, left alone on erasure.
-ERASE_SKIP: set[str] = set()
 
 
 @dataclass
@@ -170,13 +167,11 @@ def erase_contact(session: Session, *, org_id: str, contact: Contact) -> dict[st
     for table, column, parent in tables.indirect:
         scrub = SCRUB.get(table.name)
         ids = parent_ids.get(parent) or []
-        if scrub and ids and table.name not in ERASE_SKIP:
+        if scrub and ids:
             result = session.execute(
                 update(table).where(_ids_in(table, column, ids)).values(**scrub))
             counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
     for table, column, ondelete in tables.direct:
-        if table.name in ERASE_SKIP:
-            continue
         where = table.c[column] == contact.id
         if (ondelete or "").upper() == "CASCADE" or not table.c[column].nullable:
             result = session.execute(delete(table).where(where))

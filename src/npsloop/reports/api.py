@@ -22,8 +22,8 @@ from npsloop.reports.models import Dashboard, DashboardWidget
 router = APIRouter()
 api = APIRouter(prefix="/api/v1/dashboards", tags=["dashboards"])
 Reader = Annotated[Principal, Depends(require("stats:read"))]
-# Owners, admins and analysts build dashboards and digests (declared, so the role matrix
-# and the OpenAPI spec see it; the inner check stays as a second guard).
+# Owners, admins and analysts build dashboards and digests (declared on the route, so the
+# role matrix and the OpenAPI spec see it).
 Editor = Annotated[Principal, Depends(require("survey:write"))]
 
 
@@ -40,12 +40,6 @@ def viewer_of(principal: Principal) -> service.Viewer:
 def org_tz(db: SessionDep, org_id: str) -> str:
     org = get_organization(db, org_id)
     return org.timezone if org else "UTC"
-
-
-def require_editor(principal: Principal) -> None:
-    if not service.can_edit(principal.role):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail="editing dashboards needs the owner, admin or analyst role")
 
 
 def load(db: SessionDep, principal: Principal, dashboard_id: str) -> Dashboard:
@@ -88,7 +82,6 @@ def list_dashboards(db: SessionDep, principal: Reader) -> dict[str, Any]:
 @api.post("", status_code=status.HTTP_201_CREATED)
 def create_dashboard(db: SessionDep, principal: Editor,
                      body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    require_editor(principal)
     try:
         dashboard = service.save_dashboard(db, viewer_of(principal),
                                            org_tz(db, principal.org_id), body)
@@ -107,7 +100,6 @@ def get_dashboard(dashboard_id: str, db: SessionDep, principal: Reader) -> dict[
 def update_dashboard(dashboard_id: str, db: SessionDep, principal: Editor,
                      body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     dashboard = load(db, principal, dashboard_id)
-    require_editor(principal)
     try:
         service.save_dashboard(db, viewer_of(principal), org_tz(db, principal.org_id), body,
                                dashboard)
@@ -120,7 +112,6 @@ def update_dashboard(dashboard_id: str, db: SessionDep, principal: Editor,
 @api.delete("/{dashboard_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dashboard(dashboard_id: str, db: SessionDep, principal: Editor) -> HttpResponse:
     dashboard = load(db, principal, dashboard_id)
-    require_editor(principal)
     db.delete(dashboard)
     db.commit()
     return HttpResponse(status_code=status.HTTP_204_NO_CONTENT)
@@ -130,7 +121,6 @@ def delete_dashboard(dashboard_id: str, db: SessionDep, principal: Editor) -> Ht
 def add_widget(dashboard_id: str, db: SessionDep, principal: Editor,
                body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     dashboard = load(db, principal, dashboard_id)
-    require_editor(principal)
     try:
         widget = service.add_widget(db, dashboard, body)
     except service.ReportError as exc:
@@ -143,7 +133,6 @@ def add_widget(dashboard_id: str, db: SessionDep, principal: Editor,
 def remove_widget(dashboard_id: str, widget_id: str, db: SessionDep,
                   principal: Editor) -> HttpResponse:
     dashboard = load(db, principal, dashboard_id)
-    require_editor(principal)
     if not service.remove_widget(db, dashboard, widget_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"widget '{widget_id}' not found")
     db.commit()
