@@ -3,7 +3,6 @@ scores follow new answers and behaviour without anyone pressing a button."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,6 @@ from npsloop.outcomes.model import fit_org
 from npsloop.outcomes.models import PropensityModel
 from npsloop.outcomes.service import OutcomeError
 
-log = logging.getLogger(__name__)
 REFIT_AFTER = timedelta(hours=24)
 CHECK_EVERY_SECONDS = 600
 

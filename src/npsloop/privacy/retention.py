@@ -7,7 +7,6 @@ holds the write lock for long; running it twice changes nothing the second time.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +21,6 @@ from npsloop.privacy.personal_data import SCRUB
 from npsloop.registry import import_models
 from npsloop.responses.models import Response
 
-log = logging.getLogger(__name__)
 BATCH = 2000
 MIN_DAYS = 1
 MAX_DAYS = 36500
