@@ -103,12 +103,13 @@ def test_no_trigger_direct_survey_and_unknown_contact(db, org):
     none = decide(db, org_id=org.org_id, contact_external_id="c", event="page_view",
                   channel="api", now=NOW)
     assert [r.rule for r in none.refusals] == ["no_trigger"]
+    # One second apart: the log orders by decision time, and equal times have no order.
     direct = decide(db, org_id=org.org_id, contact_external_id="c", event="page_view",
-                    channel="api", survey_id=survey, now=NOW)
+                    channel="api", survey_id=survey, now=NOW + timedelta(seconds=1))
     assert direct.eligible and direct.invitation.source == "api"
     assert direct.invitation.expires_at == direct.invitation.send_at + timedelta(days=14)
     ghost = decide(db, org_id=org.org_id, contact_external_id="nobody", event="x",
-                   channel="api", now=NOW, language="zh-CN")
+                   channel="api", now=NOW + timedelta(seconds=2), language="zh-CN")
     assert [r.rule for r in ghost.refusals] == ["unknown_contact"]
     assert "nobody" in ghost.refusals[0].message and "联系人" in ghost.refusals[0].message
     assert [r.rule for r in log_rows(db, org.org_id)] == ["no_trigger", None, "unknown_contact"]
