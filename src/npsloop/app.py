@@ -20,6 +20,7 @@ from npsloop.core import dbfaults, headers, jobs, openapi, outbox
 from npsloop.core.admission import AdmissionMiddleware, pool_capacity
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import make_engine, make_session_factory
+from npsloop.core.errors import InputError
 from npsloop.core.input_guard import RejectNulMiddleware
 from npsloop.registry import import_handlers, routers
 
@@ -106,6 +107,12 @@ def create_app(
             for err in exc.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(InputError)
+    async def input_error(_request: Request, exc: InputError):
+        # A domain's bad-input error that its route did not translate: still a 4xx naming
+        # the field, never a 500.
+        return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code)
 
     @app.exception_handler(DBAPIError)
     async def database_fault(request: Request, exc: DBAPIError):

@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from npsloop.contacts.models import Event
 from npsloop.core.db import utcnow
+from npsloop.core.errors import InputError
 from npsloop.outcomes.models import (
     DEFAULT_CHURN_EVENT,
     DEFAULT_REPURCHASE_EVENT,
@@ -34,14 +35,8 @@ EVENT_NAME = re.compile(r"^[\w.:-]{1,100}$")
 MAX_WINDOW_DAYS = 365
 
 
-class OutcomeError(ValueError):
+class OutcomeError(InputError):
     """Bad input; `field` names the parameter, `status_code` the HTTP status to answer."""
-
-    def __init__(self, field: str, message: str, status_code: int = 422) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status_code = status_code
 
 
 def get_settings(session: Session, org_id: str) -> OutcomeSettings:

@@ -27,17 +27,15 @@ from npsloop.analytics.filters import Filters, apply_filters, resolve_segment
 from npsloop.analytics.service import time_bucket
 from npsloop.analytics.stats import NpsSummary, compare, summarize
 from npsloop.core.db import utcnow
+from npsloop.core.errors import InputError
 from npsloop.plans.models import ActionPlan, LinkKind
 from npsloop.responses.models import Response, ResponseAnswer
 
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 7, 730
 
 
-class EffectError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class EffectError(InputError):
+    """Bad input naming its field (see npsloop.core.errors.InputError)."""
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from npsloop.contacts.models import Segment
+from npsloop.core.errors import InputError
 from npsloop.plans.models import ActionPlan, LinkKind, PlanTask
 from npsloop.plans.schemas import PlanIn, PlanUpdate, TaskIn, TaskUpdate
 from npsloop.surveys.defaults import DRIVER_LABELS
 from npsloop.surveys.models import Question, QuestionKind, Survey
 
 
-class PlanError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class PlanError(InputError):
+    """Bad input naming its field (see npsloop.core.errors.InputError)."""
 
 
 # -- what a plan can be linked to --------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from npsloop.contacts.models import Contact
 from npsloop.core.db import utcnow
+from npsloop.core.errors import InputError
 from npsloop.core.outbox import emit
 from npsloop.referrals import codes
 from npsloop.referrals.models import (
@@ -43,12 +44,8 @@ USER_AGENT_MAX = 300
 CODE_ATTEMPTS = 8
 
 
-class ReferralError(ValueError):
-    def __init__(self, field: str, message: str, status_code: int = 422) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status_code = status_code
+class ReferralError(InputError):
+    """Bad input naming its field (see npsloop.core.errors.InputError)."""
 
 
 # -- settings ----------------------------------------------------------------------------

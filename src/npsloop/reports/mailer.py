@@ -10,17 +10,15 @@ from email.utils import formataddr, formatdate
 
 from sqlalchemy.orm import Session
 
+from npsloop.core.errors import InputError
 from npsloop.notify import service as notify
 from npsloop.notify.base import Notice, Outgoing, SendResult
 from npsloop.notify.channels.email import EmailNotifier
 from npsloop.notify.crypto import SecretBox
 
 
-class DigestMailError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class DigestMailError(InputError):
+    """Bad input naming its field (see npsloop.core.errors.InputError)."""
 
 
 @dataclass(frozen=True)

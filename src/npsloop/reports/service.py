@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from npsloop.accounts.models import Role
 from npsloop.analytics.filters import FilterError, Filters, check_references, parse_filters
+from npsloop.core.errors import InputError
 from npsloop.core.timeutil import parse_bound
 from npsloop.reports import widgets
 from npsloop.reports.models import Dashboard, DashboardWidget
@@ -29,13 +30,8 @@ EDITOR_ROLES = frozenset({Role.owner.value, Role.admin.value, Role.analyst.value
 MAX_WIDGETS = 24
 
 
-class ReportError(ValueError):
+class ReportError(InputError):
     """Bad input, reported as a 422 naming the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def can_edit(role: str) -> bool:

@@ -21,18 +21,14 @@ from npsloop.analytics import drivers as kda
 from npsloop.analytics import journey, movers, service, trends
 from npsloop.analytics.filters import Filters
 from npsloop.analytics.stats import NpsSummary
+from npsloop.core.errors import InputError
 
 WIDTHS = (4, 6, 8, 12)
 GROUPABLE = tuple(n for n in service.group_by_names() if n != "attribute:<name>")
 
 
-class WidgetError(ValueError):
+class WidgetError(InputError):
     """Bad widget input; `field` names it (e.g. "options.group_by")."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
