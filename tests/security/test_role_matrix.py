@@ -26,7 +26,9 @@ QUERIES: dict[str, dict[str, str]] = {
     "GET /api/v1/events": {"contact_external_id": "{external_id}"},
     "GET /api/v1/referrals/breakdown": {"by": "touchpoint"},
 }
-ANY_ROLE = {"GET /api/v1/me": "who am I: every caller may ask"}
+ANY_ROLE = {"GET /api/v1/me": "who am I: every caller may ask",
+            "GET /api/v1/org": "the organisation's name, time zone and language: every member "
+                               "sees them on every page"}
 # Routes that talk to an outside server right away: with the world's unreachable mail server
 # an allowed role gets past the permission check and then a 502 naming the server.
 UPSTREAM = {"POST /api/v1/digests/{digest_id}/send", "POST /reports/digests/{digest_id}/send"}

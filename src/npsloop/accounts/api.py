@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from npsloop.accounts import service
+from npsloop.accounts import org_settings, service
 from npsloop.accounts.deps import Principal, PrincipalDep, require
 from npsloop.accounts.key_cache import api_key_cache
 from npsloop.accounts.models import ApiKey, Role
@@ -136,3 +136,52 @@ def revoke_key(key_id: str, db: SessionDep, principal: KeyManager) -> None:
     # After the commit, so a concurrent request cannot re-read the row as still valid;
     # other processes forget the key within key_cache.TTL_SECONDS.
     api_key_cache.discard(key.key_hash)
+
+
+# -- the organisation's settings -----------------------------------------------------------
+
+OrgManager = Annotated[Principal, Depends(require("org:manage"))]
+
+
+class OrgSettingsOut(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    default_language: str
+    embed_origins: list[str]
+
+
+class OrgSettingsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    default_language: str | None = Field(default=None, max_length=8)
+    embed_origins: list[Annotated[str, Field(max_length=300)]] | None = Field(
+        default=None, max_length=org_settings.MAX_EMBED_ORIGINS)
+
+
+def _org_out(db: SessionDep, org_id: str) -> OrgSettingsOut:
+    org = service.get_organization(db, org_id)
+    if org is None:  # the caller's own organisation was deleted under them
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "organisation not found")
+    return OrgSettingsOut(id=org.id, **org_settings.read(org).__dict__)
+
+
+@router.get("/org", response_model=OrgSettingsOut)
+def get_org(db: SessionDep, principal: PrincipalDep) -> OrgSettingsOut:
+    return _org_out(db, principal.org_id)
+
+
+@router.patch("/org", response_model=OrgSettingsOut)
+def patch_org(body: OrgSettingsPatch, db: SessionDep, principal: OrgManager) -> OrgSettingsOut:
+    """Changes the given settings only; the owner's. A time zone change moves where every
+    report's days begin."""
+    org = service.get_organization(db, principal.org_id)
+    if org is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "organisation not found")
+    changes = body.model_dump(exclude_unset=True)
+    if any(value is None for value in changes.values()):
+        field = next(name for name, value in changes.items() if value is None)
+        raise org_settings.OrgSettingsError(field, "may not be null")
+    org_settings.update(db, org, changes, actor=principal.actor)
+    return _org_out(db, principal.org_id)

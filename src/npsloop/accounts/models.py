@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from npsloop.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
@@ -26,6 +26,10 @@ class Organization(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     default_language: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    # Sites allowed to show this organisation's public survey pages in an iframe (CSP
+    # frame-ancestors); empty means never framed. Validated by accounts.org_settings.
+    embed_origins: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                      server_default=text("'[]'"))
 
 
 class User(IdMixin, TimestampMixin, Base):

@@ -1,17 +1,19 @@
-"""Sign-in and sign-out pages; sets the session cookie."""
+"""Sign-in and sign-out pages (they set the session cookie) and the organisation's settings page."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from npsloop.accounts import service, throttle
-from npsloop.accounts.deps import SESSION_COOKIE
+from npsloop.accounts import org_settings, service, throttle
+from npsloop.accounts.deps import SESSION_COOKIE, Principal, require
 from npsloop.core.config import Settings
-from npsloop.core.deps import SessionDep, SettingsDep
+from npsloop.core.deps import SessionDep, SettingsDep, request_language
+from npsloop.core.i18n import translate
 from npsloop.core.security import constant_time_equals
 from npsloop.web.templating import render
 
@@ -110,3 +112,51 @@ async def logout(request: Request, db: SessionDep) -> RedirectResponse:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+# -- the organisation's settings page (owner) ----------------------------------------------
+
+OrgOwner = Annotated[Principal, Depends(require("org:manage", page=True))]
+
+
+def _org_page(request: Request, db: SessionDep, principal: Principal, *,
+              values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+              notice: str | None = None, status_code: int = 200) -> HTMLResponse:
+    request.state.principal = principal  # base.html's sidebar and the form's CSRF token
+    org = service.get_organization(db, principal.org_id)
+    if org is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "organisation not found")
+    shown = values or {**org_settings.read(org).__dict__}
+    if isinstance(shown.get("embed_origins"), list):
+        shown["embed_origins"] = "\n".join(shown["embed_origins"])
+    return render(request, "org_settings.html", {
+        "values": shown, "errors": errors or {}, "notice": notice,
+        "timezones": sorted(available_timezones()), "languages": org_settings.LANGUAGES,
+    }, status_code=status_code)
+
+
+@router.get("/settings/org", response_class=HTMLResponse)
+def org_page(request: Request, db: SessionDep, principal: OrgOwner) -> HTMLResponse:
+    return _org_page(request, db, principal, notice=request.query_params.get("done"))
+
+
+@router.post("/settings/org", response_class=HTMLResponse)
+async def save_org(request: Request, db: SessionDep, principal: OrgOwner) -> Response:
+    form = await request.form()
+    values = {name: str(form.get(name) or "") for name in org_settings.FIELDS}
+    changes: dict[str, Any] = {name: values[name] for name in
+                               ("name", "timezone", "default_language")}
+    changes["embed_origins"] = [line.strip() for line in values["embed_origins"].splitlines()
+                                if line.strip()]
+    org = service.get_organization(db, principal.org_id)
+    if org is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "organisation not found")
+    try:
+        org_settings.update(db, org, changes, actor=principal.actor)
+    except org_settings.OrgSettingsError as exc:
+        db.rollback()
+        field = exc.field.split(".", 1)[0]
+        message = translate(f"org.error.{field}", request_language(request))
+        return _org_page(request, db, principal, values=values, errors={field: message},
+                         status_code=422)
+    return RedirectResponse("/settings/org?done=saved", status_code=303)

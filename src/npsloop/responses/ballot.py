@@ -34,13 +34,18 @@ class BallotCheck:
     limited: throttle.Limited | None = None
 
 
-def give_cookie(request: Request, response: Response, settings: Settings, token: str) -> None:
-    """Called by the survey page: a browser without a ballot for this survey gets one."""
+def give_cookie(request: Request, response: Response, settings: Settings, token: str,
+                embedded: bool = False) -> None:
+    """Called by the survey page: a browser without a ballot for this survey gets one.
+    `embedded`: the organisation lets other sites frame the page; a Lax cookie would not be
+    sent from inside their iframe, so over HTTPS it is SameSite=None (browsers take None
+    only with Secure; over plain HTTP the per-address caps still apply)."""
     if request.cookies.get(BALLOT_COOKIE):
         return
+    secure = settings.base_url.startswith("https")
     response.set_cookie(BALLOT_COOKIE, new_token(18), max_age=ONE_YEAR, path=f"/s/{token}",
-                        httponly=True, samesite="lax",
-                        secure=settings.base_url.startswith("https"))
+                        httponly=True, samesite="none" if embedded and secure else "lax",
+                        secure=secure)
 
 
 def _settings(request: Request) -> Settings:

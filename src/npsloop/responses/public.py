@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from npsloop.accounts.service import get_organization
 from npsloop.core.deps import SessionDep
+from npsloop.core.headers import allow_framing
 from npsloop.core.i18n import Translator, normalize_language
 from npsloop.distribution import links
 from npsloop.distribution.models import Invitation
@@ -60,12 +61,21 @@ def _find(db: Session, token: str) -> tuple[Survey | None, str]:
 
 
 def _page(
-    request: Request, name: str, lang: str, context: dict[str, Any], status_code: int = 200
+    request: Request, name: str, lang: str, context: dict[str, Any], status_code: int = 200,
+    embed_origins: list[str] | None = None,
 ) -> HTMLResponse:
     context = {"lang": lang, "t": Translator(lang), **context}
     response = render(request, name, context, status_code=status_code)
     response.headers.update(NO_STORE)
+    if embed_origins:
+        # The organisation lets these sites show its survey in an iframe (org settings).
+        allow_framing(response, embed_origins)
     return response
+
+
+def _embed_origins(db: Session, survey: Survey | None) -> list[str]:
+    org = get_organization(db, survey.org_id) if survey else None
+    return list(org.embed_origins or []) if org else []
 
 
 def _org_name(db: Session, survey: Survey | None) -> str:
@@ -93,12 +103,14 @@ def _message_page(
     if state in INVITE_STATUS:
         return _page(request, "respond/message.html", lang,
                      {"kind": state, "org_name": _org_name(db, survey)},
-                     status_code=INVITE_STATUS[state])
+                     status_code=INVITE_STATUS[state],
+                     embed_origins=_embed_origins(db, survey))
     if state == "missing":
         return _page(request, "respond/message.html", lang,
                      {"kind": "not_found", "org_name": ""}, status_code=404)
     return _page(request, "respond/message.html", lang,
-                 {"kind": "closed", "org_name": _org_name(db, survey)}, status_code=410)
+                 {"kind": "closed", "org_name": _org_name(db, survey)}, status_code=410,
+                 embed_origins=_embed_origins(db, survey))
 
 
 def _thanks_url(token: str, lang: str, response_id: str) -> str:
@@ -151,7 +163,7 @@ def _form_page(
         **question_blocks(survey, lang),
     }
     return _page(request, "respond/survey.html", lang, context,
-                 status_code=422 if error else 200)
+                 status_code=422 if error else 200, embed_origins=_embed_origins(db, survey))
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
@@ -172,7 +184,8 @@ def survey_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
         # A personal link takes one answer by itself: no ballot cookie needed.
         return _form_page(request, db, survey, lang=lang, channel=channel, invite=invite)
     response = _form_page(request, db, survey, lang=lang, channel=channel)
-    ballot.give_cookie(request, response, request.app.state.settings, token)
+    ballot.give_cookie(request, response, request.app.state.settings, token,
+                       embedded=bool(_embed_origins(db, survey)))
     return response
 
 
@@ -356,4 +369,5 @@ def thanks_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
     }
     for hook in THANKS_CONTEXT_HOOKS:
         context.update(hook(request, db, survey, saved, lang))
-    return _page(request, "respond/thanks.html", lang, context)
+    return _page(request, "respond/thanks.html", lang, context,
+                 embed_origins=_embed_origins(db, survey))
