@@ -14,6 +14,7 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -327,7 +328,24 @@ def _aliyun_expected_auth(req: Received, secret: str) -> tuple[str, str]:
 class AliyunSmsServer(FakeServer):
     def __init__(self, key_id: str = "LTAI-test", key_secret: str = "aliyun-secret") -> None:
         self.key_id, self.key_secret = key_id, key_secret
+        # (biz_id, phone number as the carrier reports it: national, no "+86") per number.
+        self.sent: list[tuple[str, str, str]] = []  # (biz_id, phone, out_id)
         super().__init__()
+
+    def receipts(self, outcomes: dict[str, bool]) -> list[dict[str, Any]]:
+        """The SmsReport push body (HTTP batch push) for the numbers sent: `outcomes` maps a
+        phone number (as sent) to success."""
+        reports = []
+        for biz_id, phone, out_id in self.sent:
+            if phone not in outcomes:
+                continue
+            ok = outcomes[phone]
+            reports.append({
+                "phone_number": phone.removeprefix("+86"), "send_time": "2026-12-04 10:00:00",
+                "report_time": "2026-12-04 10:00:08", "success": ok,
+                "err_code": "DELIVERED" if ok else "MK:0012", "err_msg": "用户接收成功" if ok
+                else "空号", "sms_size": "1", "biz_id": biz_id, "out_id": out_id})
+        return reports
 
     @property
     def endpoint(self) -> str:
@@ -366,14 +384,34 @@ class AliyunSmsServer(FakeServer):
         if self.mode == "rate_limited":
             return Reply(200, {"RequestId": request_id, "Code": "isv.BUSINESS_LIMIT_CONTROL",
                                "Message": "触发分钟级流控Permits:1"})
+        with self.lock:
+            biz_id = f"{900619746936498440 + len(self.sent)}^0"
+            self.sent += [(biz_id, phone, q.get("OutId", ""))
+                          for phone in q["PhoneNumbers"].split(",")]
         return Reply(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
-                           "BizId": "900619746936498440^0"})
+                           "BizId": biz_id})
 
 
 class TencentSmsServer(FakeServer):
     def __init__(self, secret_id: str = "AKID-test", secret_key: str = "tencent-key") -> None:
         self.secret_id, self.secret_key = secret_id, secret_key
+        self.sent: list[tuple[str, str]] = []  # (SerialNo, phone) of each accepted number
         super().__init__()
+
+    def receipts(self, outcomes: dict[str, bool]) -> list[dict[str, Any]]:
+        """The status callback body for the numbers sent (`outcomes`: phone -> success)."""
+        reports = []
+        for serial, phone in self.sent:
+            if phone not in outcomes:
+                continue
+            ok = outcomes[phone]
+            national = phone.removeprefix("+86")
+            reports.append({
+                "user_receive_time": "2026-12-04 10:00:08", "nationcode": "86",
+                "mobile": national, "report_status": "SUCCESS" if ok else "FAIL",
+                "errmsg": "DELIVRD" if ok else "MK:0001",
+                "description": "用户短信送达成功" if ok else "空号", "sid": serial})
+        return reports
 
     @property
     def endpoint(self) -> str:
@@ -429,9 +467,12 @@ class TencentSmsServer(FakeServer):
         if self.mode == "error":
             code, message = "FailedOperation.SignatureIncorrectOrUnapproved", "签名未审批"
         statuses = [
-            {"SerialNo": f"2028:{i}", "PhoneNumber": number, "Fee": 1,
+            {"SerialNo": f"2028:{uuid.uuid4().hex[:20]}", "PhoneNumber": number, "Fee": 1,
              "SessionContext": body.get("SessionContext", ""), "Code": code,
              "Message": message, "IsoCode": "CN"}
-            for i, number in enumerate(body.get("PhoneNumberSet", []))
+            for number in body.get("PhoneNumberSet", [])
         ]
+        if code == "Ok":
+            with self.lock:
+                self.sent += [(s["SerialNo"], s["PhoneNumber"]) for s in statuses]
         return Reply(200, {"Response": {"SendStatusSet": statuses, "RequestId": request_id}})

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     survey_ballots_per_hour: int = 20  # new responses per survey and address
     survey_one_ballot_per_browser: bool = True  # a browser's re-submit returns its answer
     widget_decides_per_minute: int = 120  # per address, for the widget's decide endpoint
+    sms_receipts_per_minute: int = 1200  # per address, SMS vendors pushing delivery receipts
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -56,6 +56,7 @@ def campaign_detail(db: Session, campaign: Campaign) -> CampaignDetail:
     out.funnel = FunnelRowOut(**rows[0].as_dict()) if rows else None
     out.failed = db.scalar(select(func.count()).select_from(Invitation).where(
         Invitation.campaign_id == campaign.id, Invitation.status == "failed")) or 0
+    out.bounced = (out.funnel.bounced or 0) if out.funnel else 0
     return out
 
 

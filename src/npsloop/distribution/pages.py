@@ -25,7 +25,7 @@ from npsloop.core.timeutil import parse_bound
 from npsloop.distribution import campaigns, schedules, service
 from npsloop.distribution.models import Campaign, Invitation, Schedule
 from npsloop.notify import service as notify
-from npsloop.notify.models import NotifyChannel
+from npsloop.notify.models import NotifyChannel, NotifyMessage
 from npsloop.surveys.models import Survey
 from npsloop.web.templating import render
 
@@ -343,7 +343,13 @@ def campaign_page(campaign_id: str, request: Request, db: SessionDep,
     failed = db.scalar(select(func.count()).select_from(Invitation).where(
         Invitation.campaign_id == campaign.id, Invitation.status == "failed")) or 0
     channel = db.get(NotifyChannel, campaign.notify_channel_id)
+    # Sent by SMS and accepted by the vendor, the carrier's delivery report not in yet.
+    awaiting = db.scalar(select(func.count()).select_from(Invitation).join(
+        NotifyMessage, NotifyMessage.id == Invitation.message_id).where(
+        Invitation.campaign_id == campaign.id, Invitation.status == "sent",
+        NotifyMessage.receipt_status == "awaiting")) or 0 if campaign.channel == "sms" else 0
     return _page(request, principal, "distribution/detail.html", {
         "campaign": campaign, "row": rows[0] if rows else None, "failed": failed,
+        "awaiting": awaiting,
         "channel_name": channel.name if channel else "", "notice": request.query_params.get(
             "notice", ""), **_names(db, principal.org_id)})

@@ -63,11 +63,16 @@ class FunnelRowOut(BaseModel):
     started: int
     completed: int
     response_rate: float | None
+    # Not delivered (None for open links); bounced: of those, reported failed by the
+    # carrier's SMS delivery receipt.
+    failed: int | None = None
+    bounced: int | None = None
 
 
 class CampaignDetail(CampaignOut):
     funnel: FunnelRowOut | None = None
     failed: int = 0
+    bounced: int = 0
 
 
 class SendResult(BaseModel):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from npsloop.core.config import get_settings
@@ -105,30 +105,41 @@ def mark_invitation(session: Session, *, org_id: str, invitation_id: str, event:
 
 def sync_delivery(session: Session) -> int:
     """Copies notify's outcome onto the invitations it carried: a delivered message makes
-    its invitation delivered, a dead one failed. Set-based, for every organisation."""
-    from npsloop.notify.models import MessageStatus, NotifyMessage
+    its invitation delivered, a dead one failed. Set-based, for every organisation.
+
+    An SMS sent on a channel with delivery receipts on is delivered only once the carrier
+    reported it (`receipt_status` "delivered"), at the carrier's time; a carrier failure
+    makes the invitation failed with the carrier's code, like a dead message."""
+    from npsloop.notify.models import MessageStatus, NotifyMessage, ReceiptStatus
 
     def message_field(column: Any) -> Any:
         return (select(column).where(NotifyMessage.id == Invitation.message_id)
                 .scalar_subquery())
 
-    delivered_ids = select(NotifyMessage.id).where(
-        NotifyMessage.status == MessageStatus.delivered.value)
+    msg = NotifyMessage
+    delivered_ids = select(msg.id).where(
+        msg.status == MessageStatus.delivered.value,
+        or_(msg.receipt_status.is_(None), msg.receipt_status == ReceiptStatus.delivered.value))
     done = session.execute(
         update(Invitation)
         .where(Invitation.message_id.is_not(None), Invitation.delivered_at.is_(None),
                Invitation.message_id.in_(delivered_ids))
-        .values(delivered_at=message_field(NotifyMessage.delivered_at),
+        .values(delivered_at=message_field(func.coalesce(msg.receipt_at, msg.delivered_at)),
                 status=case((Invitation.status.in_(("sent", "failed")), "delivered"),
                             else_=Invitation.status))
         .execution_options(synchronize_session=False)).rowcount or 0
-    dead_ids = select(NotifyMessage.id).where(NotifyMessage.status == MessageStatus.dead.value)
+    failed_ids = select(msg.id).where(or_(
+        msg.status == MessageStatus.dead.value,
+        msg.receipt_status == ReceiptStatus.failed.value))
     done += session.execute(
         update(Invitation)
         .where(Invitation.message_id.is_not(None), Invitation.status == "sent",
-               Invitation.message_id.in_(dead_ids))
-        .values(status="failed", failed_at=message_field(NotifyMessage.dead_at),
-                error=message_field(NotifyMessage.last_error))
+               Invitation.message_id.in_(failed_ids))
+        .values(status="failed",
+                failed_at=message_field(func.coalesce(msg.dead_at, msg.receipt_at)),
+                error=message_field(case(
+                    (msg.receipt_status == ReceiptStatus.failed.value,
+                     func.coalesce(msg.receipt_error, "")), else_=msg.last_error)))
         .execution_options(synchronize_session=False)).rowcount or 0
     return done
 
@@ -236,6 +247,23 @@ def resubscribe(session: Session, *, org_id: str, contact_id: str, channel: str)
 # -- the funnel -------------------------------------------------------------------------------
 
 
+def _with_bounces(session: Session, rows: list[FunnelRow], scoped: Any) -> list[FunnelRow]:
+    """Fills `bounced`: failed SMS invitations whose carrier receipt said so (a second
+    query, run only when SMS invitations failed)."""
+    from npsloop.notify.models import NotifyMessage, ReceiptStatus
+
+    inv = Invitation
+    query = scoped(select(inv.survey_id, inv.channel, func.count())
+                   .join(NotifyMessage, NotifyMessage.id == inv.message_id)
+                   .where(inv.channel == "sms", inv.status == InvitationStatus.failed.value,
+                          NotifyMessage.receipt_status == ReceiptStatus.failed.value))
+    bounced = {(s, c): n for s, c, n in session.execute(query)}
+    for row in rows:
+        row.bounced = bounced.get((row.survey_id, row.channel), 0)
+    return rows
+
+
+
 @dataclass
 class FunnelRow:
     survey_id: str
@@ -246,6 +274,10 @@ class FunnelRow:
     started: int
     completed: int
     response_rate: float | None  # completed / delivered (completed / started for open links)
+    # Invitations that never arrived (None for open links); bounced: of those, the ones a
+    # carrier's delivery receipt reported failed (SMS channels with receipts on).
+    failed: int | None = None
+    bounced: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -258,23 +290,30 @@ def funnel(session: Session, *, org_id: str, survey_id: str | None = None,
     Open channels (public link, QR, ...) have no invitations: their rows count responses
     started and completed in the period, with invited/delivered/opened unknown (None)."""
     inv = Invitation
-    query = (select(inv.survey_id, inv.channel, func.count(),
-                    func.count(inv.delivered_at), func.count(inv.opened_at),
-                    func.count(inv.started_at), func.count(inv.completed_at))
-             .where(inv.org_id == org_id, inv.status != InvitationStatus.cancelled.value)
-             .group_by(inv.survey_id, inv.channel))
-    if survey_id:
-        query = query.where(inv.survey_id == survey_id)
-    if channel:
-        query = query.where(inv.channel == channel)
-    if campaign_id:
-        query = query.where(inv.campaign_id == campaign_id)
-    if date_from is not None:
-        query = query.where(inv.created_at >= date_from)
-    if date_to is not None:
-        query = query.where(inv.created_at < date_to)
-    rows = [FunnelRow(s, c, n, d, o, st, co, round(co / d, 4) if d else None)
-            for s, c, n, d, o, st, co in session.execute(query)]
+
+    def scoped(query: Any) -> Any:
+        query = query.where(inv.org_id == org_id,
+                            inv.status != InvitationStatus.cancelled.value)
+        if survey_id:
+            query = query.where(inv.survey_id == survey_id)
+        if channel:
+            query = query.where(inv.channel == channel)
+        if campaign_id:
+            query = query.where(inv.campaign_id == campaign_id)
+        if date_from is not None:
+            query = query.where(inv.created_at >= date_from)
+        if date_to is not None:
+            query = query.where(inv.created_at < date_to)
+        return query.group_by(inv.survey_id, inv.channel)
+
+    failed = func.count(case((inv.status == InvitationStatus.failed.value, 1)))
+    query = scoped(select(inv.survey_id, inv.channel, func.count(),
+                          func.count(inv.delivered_at), func.count(inv.opened_at),
+                          func.count(inv.started_at), func.count(inv.completed_at), failed))
+    rows = [FunnelRow(s, c, n, d, o, st, co, round(co / d, 4) if d else None, f, 0)
+            for s, c, n, d, o, st, co, f in session.execute(query)]
+    if any(row.channel == "sms" and row.failed for row in rows):
+        rows = _with_bounces(session, rows, scoped)
     if campaign_id or (channel and channel not in OPEN_CHANNELS):
         return sorted(rows, key=lambda r: (r.survey_id, r.channel))
     resp = Response

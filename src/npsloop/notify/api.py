@@ -19,9 +19,10 @@ from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import audit
 from npsloop.core.db import new_id, utcnow
 from npsloop.core.deps import SessionDep, SettingsDep
-from npsloop.notify import delivery, service
-from npsloop.notify.models import DeliveryAttempt, NotifyChannel, NotifyMessage
+from npsloop.notify import delivery, receipts, service
+from npsloop.notify.models import DeliveryAttempt, NotifyChannel, NotifyMessage, SmsReceipt
 from npsloop.notify.notices import render_notice
+from npsloop.notify.receipts_api import hooks as receipts_hooks
 from npsloop.notify.registry import notifiers
 from npsloop.notify.schemas import (
     AttemptOut,
@@ -32,6 +33,7 @@ from npsloop.notify.schemas import (
     KindOut,
     MessageList,
     MessageOut,
+    ReceiptOut,
     TestRequest,
     TestResult,
 )
@@ -75,6 +77,7 @@ def channel_out(channel: NotifyChannel, settings: SettingsDep) -> ChannelOut:
         language=channel.language, config=service.masked_config(channel, box),
         secret_fields=sorted(cls.secret_fields()) if cls else [],
         created_at=channel.created_at, updated_at=channel.updated_at,
+        receipt_url=receipts.receipt_url(channel, box, settings.base_url),
     )
 
 
@@ -183,7 +186,8 @@ def send_test(channel_id: str, request: Request, db: SessionDep, settings: Setti
     )
 
 
-def message_out(message: NotifyMessage, log: list[DeliveryAttempt] | None = None) -> MessageOut:
+def message_out(message: NotifyMessage, log: list[DeliveryAttempt] | None = None,
+                sms: list[SmsReceipt] | None = None) -> MessageOut:
     title = message.event_type or str((message.body or {}).get("title", ""))
     return MessageOut(
         id=message.id, channel_id=message.channel_id, endpoint_id=message.endpoint_id,
@@ -195,6 +199,8 @@ def message_out(message: NotifyMessage, log: list[DeliveryAttempt] | None = None
         delivered_at=message.delivered_at, dead_at=message.dead_at,
         delivery_id=f"msg_{message.id}",
         log=[AttemptOut.model_validate(a) for a in log] if log is not None else None,
+        receipt_status=message.receipt_status, receipt_error=message.receipt_error,
+        receipts=[ReceiptOut.model_validate(r) for r in sms] if sms is not None else None,
     )
 
 
@@ -237,7 +243,8 @@ def attempts_of(db: SessionDep, message_id: str) -> list[DeliveryAttempt]:
 @channels.get("/messages/{message_id}", response_model=MessageOut)
 def get_message(message_id: str, db: SessionDep, principal: Manager) -> MessageOut:
     message = load_message(db, principal, message_id)
-    return message_out(message, attempts_of(db, message.id))
+    sms = receipts.receipts_of(db, [message.id]).get(message.id, [])
+    return message_out(message, attempts_of(db, message.id), sms)
 
 
 @channels.post("/messages/{message_id}/retry", response_model=MessageOut)
@@ -255,3 +262,4 @@ def retry_message(message_id: str, db: SessionDep, principal: Manager) -> Messag
 
 router.include_router(channels)
 router.include_router(webhooks_router)
+router.include_router(receipts_hooks)

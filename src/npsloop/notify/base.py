@@ -40,10 +40,13 @@ class SendResult:
     retry_after: float | None = None
     # The destination is gone for good (webhook 410): disable it.
     disable_target: bool = False
+    # SMS: (phone number, vendor id) per accepted recipient, to match delivery receipts.
+    vendor_ids: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def ok(cls, status_code: int | None = None, vendor_code: str | None = None) -> SendResult:
-        return cls(Outcome.delivered, status_code, vendor_code)
+    def ok(cls, status_code: int | None = None, vendor_code: str | None = None,
+           vendor_ids: tuple[tuple[str, str], ...] = ()) -> SendResult:
+        return cls(Outcome.delivered, status_code, vendor_code, vendor_ids=vendor_ids)
 
 
 @dataclass(frozen=True)

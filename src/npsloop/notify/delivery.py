@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, se
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from npsloop.core.db import is_postgres, new_id, utcnow
-from npsloop.notify import ratelimit, service, webhooks
+from npsloop.notify import ratelimit, receipts, service, webhooks
 from npsloop.notify.base import Notice, Notifier, Outcome, Outgoing, SendResult
 from npsloop.notify.crypto import SecretBox, SecretDecryptError
 from npsloop.notify.models import (
@@ -168,7 +168,8 @@ def _send(notifier: Notifier, outgoing: Outgoing) -> SendResult:
 
 
 def _finish(session: Session, message: NotifyMessage, result: SendResult, *, worker_id: str,
-            started: datetime, duration_ms: int, policy: DeliveryPolicy) -> str:
+            started: datetime, duration_ms: int, policy: DeliveryPolicy,
+            await_receipt: bool = False) -> str:
     """Logs the attempt and moves the message on; returns the attempt outcome."""
     attempt_no = (session.scalar(select(func.count()).select_from(DeliveryAttempt).where(
         DeliveryAttempt.message_id == message.id)) or 0) + 1
@@ -179,6 +180,8 @@ def _finish(session: Session, message: NotifyMessage, result: SendResult, *, wor
         message.status = MessageStatus.delivered.value
         message.delivered_at = now
         message.last_error = ""
+        if result.vendor_ids:
+            receipts.record_sent(session, message, result.vendor_ids, awaiting=await_receipt)
     elif result.outcome == Outcome.retry and message.attempts < policy.max_attempts:
         outcome = AttemptOutcome.retry
         message.next_attempt_at = now + timedelta(
@@ -206,7 +209,8 @@ def _finish(session: Session, message: NotifyMessage, result: SendResult, *, wor
 
 
 def _record(session: Session, message_id: str, result: SendResult, *, worker_id: str,
-            started: datetime, duration_ms: int, policy: DeliveryPolicy) -> str:
+            started: datetime, duration_ms: int, policy: DeliveryPolicy,
+            await_receipt: bool = False) -> str:
     lock_for_write(session)
     message = session.get(NotifyMessage, message_id, populate_existing=True)
     if message is None:  # deleted with its channel meanwhile
@@ -215,7 +219,7 @@ def _record(session: Session, message_id: str, result: SendResult, *, worker_id:
     if message.locked_by != worker_id:
         log.warning("lease on %s was lost during the send; recording anyway", message_id)
     outcome = _finish(session, message, result, worker_id=worker_id, started=started,
-                      duration_ms=duration_ms, policy=policy)
+                      duration_ms=duration_ms, policy=policy, await_receipt=await_receipt)
     session.commit()
     return outcome
 
@@ -251,8 +255,10 @@ def deliver(factory: sessionmaker[Session], message_id: str, worker_id: str,
         started, clock = utcnow(), time.monotonic()
         result = _send(notifier, outgoing)
         duration_ms = int((time.monotonic() - clock) * 1000)
+        # An SMS channel with receipts on: delivered means the carrier said so, later.
+        await_receipt = bool(getattr(notifier.config, "receipts", False))
         return _record(session, message_id, result, worker_id=worker_id, started=started,
-                       duration_ms=duration_ms, policy=policy)
+                       duration_ms=duration_ms, policy=policy, await_receipt=await_receipt)
 
 
 def run_once(factory: sessionmaker[Session], worker_id: str, policy: DeliveryPolicy,

@@ -56,6 +56,9 @@ class NotifyChannel(IdMixin, TimestampMixin, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Fernet token of a JSON object holding the secret fields; never the clear secrets.
     secrets_encrypted: Mapped[str] = mapped_column(Text, default="")
+    # SMS channels: the secret in the delivery-receipt URL the vendor pushes to, encrypted
+    # like the other secrets (the page shows the full URL to paste into the vendor console).
+    receipt_token_encrypted: Mapped[str] = mapped_column(Text, default="")
 
 
 class WebhookEndpoint(IdMixin, TimestampMixin, Base):
@@ -112,6 +115,48 @@ class NotifyMessage(IdMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # SMS on a channel with receipts on: "awaiting" once the vendor accepted it, then
+    # "delivered" or "failed" from the carrier's report (None: no receipt expected).
+    receipt_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    receipt_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class ReceiptStatus(enum.StrEnum):
+    awaiting = "awaiting"  # the vendor accepted it; the carrier has not reported yet
+    delivered = "delivered"
+    failed = "failed"
+
+
+class SmsReceipt(IdMixin, Base):
+    """One recipient of one SMS: the vendor's id for it and what the carrier reported.
+
+    Aliyun answers one BizId per request (shared by its numbers), so a report is matched by
+    (biz_id, phone); Tencent answers a SerialNo per number, matched alone."""
+
+    __tablename__ = "notify_sms_receipts"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "vendor_id", "phone"),
+        Index("ix_notify_sms_receipts_vendor", "channel_id", "vendor_id"),
+    )
+
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("notify_messages.id", ondelete="CASCADE"), index=True
+    )
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("notify_channels.id", ondelete="CASCADE")
+    )
+    vendor_id: Mapped[str] = mapped_column(String(100))
+    # As sent (E.164 or national); erased with the contact ("[erased]").
+    phone: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=ReceiptStatus.awaiting.value)
+    error_code: Mapped[str] = mapped_column(String(100), default="")
+    error_message: Mapped[str] = mapped_column(String(300), default="")
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the carrier says it reached the phone (or failed); received_at: when we heard.
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class DeliveryAttempt(IdMixin, Base):

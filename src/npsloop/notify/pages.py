@@ -14,7 +14,7 @@ from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import audit
 from npsloop.core.db import new_id, utcnow
 from npsloop.core.deps import SessionDep, SettingsDep
-from npsloop.notify import delivery, service, webhooks
+from npsloop.notify import delivery, receipts, service, webhooks
 from npsloop.notify.base import Notice
 from npsloop.notify.forms import display_value, form_fields, parse_form
 from npsloop.notify.models import DeliveryAttempt, NotifyChannel, NotifyMessage, WebhookEndpoint
@@ -25,6 +25,7 @@ from npsloop.web.templating import render
 router = APIRouter(include_in_schema=False)
 Manager = Annotated[Principal, Depends(require("member:manage", page=True))]
 STATUSES = ("pending", "delivered", "dead")
+RECEIPT_STATES = ("delivered", "failed", "awaiting")
 
 
 def _page(request: Request, principal: Principal, name: str, context: dict[str, Any],
@@ -81,6 +82,8 @@ def _form_page(request: Request, principal: Principal, kind: str,
         "kind": kind, "kind_label": cls.label, "channel": channel, "fields": fields,
         "shown": shown, "values": values, "errors": errors or {},
         "secret_set": values.get("secret_set", set()),
+        "receipts_supported": receipts.supports_receipts(kind),
+        "receipt_url": values.get("receipt_url"),
     }, status_code=status_code)
 
 
@@ -95,10 +98,25 @@ def new_channel_page(request: Request, principal: Manager, kind: str = "dingtalk
 def edit_channel_page(request: Request, channel_id: str, db: SessionDep,
                       settings: SettingsDep, principal: Manager) -> HTMLResponse:
     channel = _channel(db, principal, channel_id)
-    secret_set = set(service.secret_box(settings).decrypt(channel.secrets_encrypted))
+    box = service.secret_box(settings)
+    secret_set = set(box.decrypt(channel.secrets_encrypted))
     return _form_page(request, principal, channel.kind, channel, {
         "name": channel.name, "language": channel.language or "", "enabled": channel.enabled,
-        "config": channel.config, "secret_set": secret_set})
+        "config": channel.config, "secret_set": secret_set,
+        "receipt_url": receipts.receipt_url(channel, box, settings.base_url)})
+
+
+@router.post("/notify/channels/{channel_id}/receipt-token")
+def rotate_receipt_token_submit(channel_id: str, db: SessionDep, settings: SettingsDep,
+                                principal: Manager):
+    channel = _channel(db, principal, channel_id)
+    if not receipts.supports_receipts(channel.kind):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no delivery receipts here")
+    receipts.rotate_token(channel, service.secret_box(settings))
+    audit(db, org_id=principal.org_id, actor=principal.actor,
+          action="notify.channel.receipt_token", target=("notify_channel", channel.id))
+    db.commit()
+    return _redirect(f"/notify/channels/{channel.id}#receipts")
 
 
 def _errors(exc: service.NotifyError) -> dict[str, str]:
@@ -209,8 +227,12 @@ def messages_page(request: Request, db: SessionDep, principal: Manager, page: in
                             .where(NotifyChannel.org_id == principal.org_id)).all())
     urls = dict(db.execute(select(WebhookEndpoint.id, WebhookEndpoint.url)
                            .where(WebhookEndpoint.org_id == principal.org_id)).all())
+    sms = receipts.receipts_of(db, [m.id for m in rows[:50]])
+    tallies = {mid: {s: sum(r.status == s for r in found) for s in RECEIPT_STATES}
+               for mid, found in sms.items()}
     return _page(request, principal, "messages.html", {
         "messages": rows[:50], "has_more": len(rows) > 50, "page": page,
+        "receipts": tallies, "receipt_states": RECEIPT_STATES,
         "status_filter": status_filter, "statuses": STATUSES,
         "counts": _counts(db, principal.org_id), "channel_names": names,
         "endpoint_urls": urls, "channel_filter": channel,
@@ -230,7 +252,7 @@ def message_page(request: Request, message_id: str, db: SessionDep,
     preview = "" if message.event_type else Notice.from_dict(message.body).plain_text()
     return _page(request, principal, "message.html", {
         "message": message, "attempts": attempts, "channel": channel, "endpoint": endpoint,
-        "preview": preview})
+        "preview": preview, "receipts": receipts.receipts_of(db, [message.id]).get(message.id)})
 
 
 @router.post("/notify/messages/{message_id}/retry")

@@ -41,6 +41,25 @@ class ChannelOut(BaseModel):
     secret_fields: list[str]
     created_at: datetime
     updated_at: datetime
+    # SMS channels: the URL to paste into the vendor console for delivery receipts.
+    receipt_url: str | None = None
+
+
+class ReceiptUrlOut(BaseModel):
+    channel_id: str
+    receipt_url: str | None
+
+
+class ReceiptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    phone: str
+    vendor_id: str
+    status: str  # awaiting | delivered | failed
+    error_code: str
+    error_message: str
+    sent_at: datetime
+    reported_at: datetime | None
 
 
 class ChannelList(BaseModel):
@@ -94,6 +113,10 @@ class MessageOut(BaseModel):
     # The id receivers see (webhook-id header, Message-ID, SMS OutId) to drop duplicates.
     delivery_id: str
     log: list[AttemptOut] | None = None
+    # SMS with receipts on: awaiting | delivered | failed (None: no receipt expected).
+    receipt_status: str | None = None
+    receipt_error: str | None = None
+    receipts: list[ReceiptOut] | None = None
 
 
 class MessageList(BaseModel):

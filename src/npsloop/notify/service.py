@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from npsloop.accounts.models import Organization
 from npsloop.core.config import Settings, get_settings
 from npsloop.core.db import new_id, utcnow
+from npsloop.notify import receipts
 from npsloop.notify.base import Notice, Notifier
 from npsloop.notify.crypto import SecretBox, is_mask, mask
 from npsloop.notify.models import MessageStatus, NotifyChannel, NotifyMessage, WebhookEndpoint
@@ -121,7 +122,10 @@ def create_channel(
         language=_language(language), config=public, secrets_encrypted=box.encrypt(secrets),
     )
     session.add(channel)
-    session.flush()
+    session.flush()  # the id first: the receipt URL names it
+    if receipts.supports_receipts(kind):
+        receipts.rotate_token(channel, box)
+        session.flush()
     return channel
 
 
@@ -359,6 +363,9 @@ def rotate_secrets(session: Session, box: SecretBox) -> int:
     for channel in session.scalars(select(NotifyChannel)):
         if channel.secrets_encrypted:
             channel.secrets_encrypted = box.rotate(channel.secrets_encrypted)
+            count += 1
+        if channel.receipt_token_encrypted:
+            channel.receipt_token_encrypted = box.rotate(channel.receipt_token_encrypted)
             count += 1
     for endpoint in session.scalars(select(WebhookEndpoint)):
         if endpoint.secret_encrypted:

@@ -42,6 +42,9 @@ class SmsConfig(ChannelConfig):
     protocol: Literal["https", "http"] = "https"
     # Vendors cap each variable (often 35 characters): 0 sends the value whole.
     param_max_length: int = Field(0, ge=0, le=500)
+    # On once the receipt URL is set in the vendor console: a message then counts as
+    # delivered only when the carrier reports it (off: when the vendor accepted it).
+    receipts: bool = False
 
     @field_validator("phone_numbers")
     @classmethod

@@ -2,7 +2,8 @@
 
 Success is `Code == "OK"` in the reply body; errors come either as a body code (HTTP 200)
 or as an SDK exception for HTTP 4xx/5xx (e.g. SignatureDoesNotMatch). `OutId` carries the
-message's stable id so delivery receipts can be matched.
+message's stable id; the reply's `BizId` (one per request) and the phone number match
+the carrier's delivery receipts.
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ class AliyunSmsNotifier(Notifier):
             return _classify(str(exc.code), str(exc.message), exc.status_code)
         body = reply.body
         if body is not None and body.code == "OK":
-            return SendResult.ok(reply.status_code, "OK")
+            # One BizId per request, shared by its numbers: receipts name (biz_id, phone).
+            ids = tuple((phone, body.biz_id) for phone in request.phone_numbers.split(",")
+                        if body.biz_id)
+            return SendResult.ok(reply.status_code, "OK", ids)
         code = body.code if body is not None else "no body"
         return _classify(str(code), str(body.message if body else ""), reply.status_code)

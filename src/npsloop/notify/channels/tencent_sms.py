@@ -3,7 +3,8 @@
 Each number gets its own status: success is `Code == "Ok"` for every entry of
 SendStatusSet. When some numbers succeeded and others did not, the message is not retried
 (that would text the successful ones twice); the failures are reported instead.
-`SessionContext` carries the message's stable id.
+`SessionContext` carries the message's stable id; each number's `SerialNo` is the `sid`
+of its delivery receipt.
 """
 
 from __future__ import annotations
@@ -92,7 +93,10 @@ class TencentSmsNotifier(Notifier):
         statuses = reply.SendStatusSet or []
         failed = [s for s in statuses if s.Code != "Ok"]
         if statuses and not failed:
-            return SendResult.ok(200, "Ok")
+            # A SerialNo per number: the `sid` of its delivery receipt.
+            ids = tuple((s.PhoneNumber, s.SerialNo) for s in statuses
+                        if s.PhoneNumber and s.SerialNo)
+            return SendResult.ok(200, "Ok", ids)
         if not statuses:
             return SendResult(Outcome.retry, 200, None, "empty SendStatusSet")
         error = "; ".join(f"{s.PhoneNumber}: {s.Code} {s.Message}" for s in failed)[:1000]
