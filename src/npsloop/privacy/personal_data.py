@@ -131,7 +131,8 @@ def erasure_token(org_id: str, external_id: str) -> str:
 
 
 def _scrub_messages(session: Session, org_id: str, addresses: set[str]) -> int:
-    """Sent notifications addressed to the contact lose the address and the body."""
+    """Sent notifications addressed to the contact lose the address and the body (and their
+    SMS delivery receipts the phone number)."""
     if not addresses:
         return 0
     messages = Base.metadata.tables.get("notify_messages")
@@ -145,9 +146,15 @@ def _scrub_messages(session: Session, org_id: str, addresses: set[str]) -> int:
     for message_id, recipients in rows:
         if set(recipients or []) & addresses:
             hit.append(message_id)
+    # SMS delivery receipts keep the number they were matched by: it goes too.
+    receipts = Base.metadata.tables.get("notify_sms_receipts")
     for start in range(0, len(hit), 500):
-        session.execute(update(messages).where(messages.c.id.in_(hit[start:start + 500]))
+        chunk = hit[start:start + 500]
+        session.execute(update(messages).where(messages.c.id.in_(chunk))
                         .values(recipients=["[erased]"], body={"erased": True}))
+        if receipts is not None:
+            session.execute(update(receipts).where(receipts.c.message_id.in_(chunk))
+                            .values(phone="[erased]"))
     return len(hit)
 
 
