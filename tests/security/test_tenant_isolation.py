@@ -24,6 +24,9 @@ PUBLIC = {
     "GET /referral-invite/{token}/{response_id}": "promoter's own invitation (widget)",
     "GET /api/v1/referrals/codes/{code}": "resolves a code the caller already holds; checked "
                                           "separately below",
+    "POST /hooks/sms/{channel_id}/{receipt_token}": "SMS vendors push delivery receipts; the "
+                                                    "channel's secret token is the credential "
+                                                    "(test_sms_receipts.py checks isolation)",
 }
 
 # A body that passes validation, so the call reaches the object lookup (a 422 would say

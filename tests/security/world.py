@@ -278,4 +278,6 @@ PARAM_FACTORIES: dict[str, Callable[[World], str]] = {
     "winback_id": _winback,
     # Not an object: the verb of /notify/webhooks/{endpoint_id}/{action}.
     "action": lambda _w: "disable",
+    # The secret of an SMS channel's delivery-receipt URL (public route; any value).
+    "receipt_token": lambda _w: uuid.uuid4().hex,
 }
