@@ -97,7 +97,7 @@ def test_email_campaign_personal_link_funnel_and_unsubscribe(
                         headers=org.headers).json()["rows"]
     assert funnel == [{"survey_id": survey["id"], "channel": "email", "invited": 3,
                        "delivered": 3, "opened": 1, "started": 1, "completed": 1,
-                       "response_rate": round(1 / 3, 4)}]
+                       "response_rate": round(1 / 3, 4), "failed": 0, "bounced": 0}]
     detail = client.get(f"/api/v1/campaigns/{campaign['id']}", headers=org.headers).json()
     assert detail["funnel"]["completed"] == 1 and detail["status"] == "sent"
 

@@ -59,4 +59,4 @@ def test_open_channels_in_the_funnel(client, db, org, survey):
                       headers=org.headers).json()["rows"]
     assert rows == [{"survey_id": survey["id"], "channel": "qr", "invited": None,
                      "delivered": None, "opened": None, "started": 2, "completed": 1,
-                     "response_rate": 0.5}]
+                     "response_rate": 0.5, "failed": None, "bounced": None}]

@@ -26,10 +26,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from npsloop.core.db import utcnow
+from npsloop.core.db import is_postgres, utcnow
 from npsloop.notify.crypto import SecretBox, SecretDecryptError
 from npsloop.notify.models import (
     NotifyChannel,
@@ -218,18 +218,37 @@ class Applied:
         return dict(self.__dict__)
 
 
+def _lock_rows(session: Session, channel: NotifyChannel, ids: list[str]
+               ) -> dict[str, list[SmsReceipt]]:
+    """The channel's recipients with these vendor ids, locked until the commit: two pushes
+    of the same report at once apply it once (PostgreSQL locks the rows; SQLite the
+    database, taken before the read)."""
+    if not is_postgres(session):
+        from npsloop.notify.delivery import lock_for_write  # delivery imports this module
+
+        lock_for_write(session)
+    rows: dict[str, list[SmsReceipt]] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        query = (select(SmsReceipt)
+                 .where(SmsReceipt.channel_id == channel.id,
+                        SmsReceipt.vendor_id.in_(ids[start:start + LOOKUP_CHUNK]))
+                 .execution_options(populate_existing=True))
+        if is_postgres(session):
+            query = query.with_for_update()
+        for row in session.scalars(query):
+            rows.setdefault(row.vendor_id, []).append(row)
+    return rows
+
+
 def apply_reports(session: Session, channel: NotifyChannel, reports: Sequence[Report]
                   ) -> Applied:
     """Records the carrier's reports for this channel's messages only: a token of one
-    channel can never reach another channel's (or organisation's) recipients."""
+    channel can never reach another channel's (or organisation's) recipients. A recipient
+    moves from awaiting to its final state once; a repeated report is a duplicate."""
     result = Applied()
-    ids = list(dict.fromkeys(r.vendor_id for r in reports))
-    rows: dict[str, list[SmsReceipt]] = {}
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        for row in session.scalars(select(SmsReceipt).where(
-                SmsReceipt.channel_id == channel.id,
-                SmsReceipt.vendor_id.in_(ids[start:start + LOOKUP_CHUNK]))):
-            rows.setdefault(row.vendor_id, []).append(row)
+    rows = _lock_rows(session, channel, list(dict.fromkeys(r.vendor_id for r in reports)))
+    changes: list[dict[str, Any]] = []
+    moved: set[str] = set()
     touched: set[str] = set()
     now = utcnow()
     for report in reports:
@@ -239,48 +258,59 @@ def apply_reports(session: Session, channel: NotifyChannel, reports: Sequence[Re
             log.info("sms receipt for an unknown id on channel %s: %s", channel.id,
                      report.vendor_id)
             continue
-        status = ReceiptStatus.delivered.value if report.delivered else ReceiptStatus.failed.value
-        # Conditional: a repeated report (or two pushes at once) moves a recipient once.
-        moved = session.execute(
-            update(SmsReceipt)
-            .where(SmsReceipt.id == row.id, SmsReceipt.status == AWAITING)
-            .values(status=status, error_code=report.code[:100],
-                    error_message=report.message[:300],
-                    reported_at=report.reported_at or now, received_at=now)
-            .execution_options(synchronize_session=False)).rowcount
-        if not moved:
+        if row.status != AWAITING or row.id in moved:
             result.duplicate += 1
             continue
+        moved.add(row.id)
+        status = (ReceiptStatus.delivered.value if report.delivered
+                  else ReceiptStatus.failed.value)
+        changes.append({"id": row.id, "status": status, "error_code": report.code[:100],
+                        "error_message": report.message[:300],
+                        "reported_at": report.reported_at or now, "received_at": now})
         touched.add(row.message_id)
         if report.delivered:
             result.delivered += 1
         else:
             result.failed += 1
-    for message_id in touched:
-        _settle(session, message_id)
+    if changes:
+        # One executemany by primary key, under the lock taken above.
+        session.execute(update(SmsReceipt), changes,
+                        execution_options={"synchronize_session": False})
+    _settle(session, sorted(touched))
     session.flush()
     return result
 
 
-def _settle(session: Session, message_id: str) -> None:
-    """The message's receipt status from all its recipients: failed if any failed,
+def _settle(session: Session, message_ids: Sequence[str]) -> None:
+    """Each message's receipt status from all its recipients: failed if any failed,
     delivered once all are, awaiting otherwise. Only for messages that await receipts."""
-    message = session.get(NotifyMessage, message_id)
-    if message is None or message.receipt_status is None:
-        return
-    recipients = list(session.scalars(select(SmsReceipt).where(
-        SmsReceipt.message_id == message_id).execution_options(populate_existing=True)))
-    failed = [r for r in recipients if r.status == ReceiptStatus.failed.value]
-    done = [r for r in recipients if r.status != AWAITING]
-    if failed:
-        first = failed[0]
-        message.receipt_status = ReceiptStatus.failed.value
-        message.receipt_error = f"{first.error_code} {first.error_message}".strip()[:300]
-    elif recipients and len(done) == len(recipients):
-        message.receipt_status = ReceiptStatus.delivered.value
-    else:
-        return
-    message.receipt_at = max((r.reported_at for r in done if r.reported_at), default=utcnow())
+    for start in range(0, len(message_ids), LOOKUP_CHUNK):
+        chunk = message_ids[start:start + LOOKUP_CHUNK]
+        messages = session.scalars(select(NotifyMessage).where(
+            NotifyMessage.id.in_(chunk), NotifyMessage.receipt_status.is_not(None))).all()
+        if not messages:
+            continue
+        recipients: dict[str, list[tuple[str, str, datetime | None]]] = {}
+        for message_id, status, error, reported_at in session.execute(
+                select(SmsReceipt.message_id, SmsReceipt.status,
+                       func.trim(SmsReceipt.error_code + " " + SmsReceipt.error_message),
+                       SmsReceipt.reported_at)
+                .where(SmsReceipt.message_id.in_([m.id for m in messages]))
+                .order_by(SmsReceipt.sent_at, SmsReceipt.id)):
+            recipients.setdefault(message_id, []).append((status, error, reported_at))
+        for message in messages:
+            states = recipients.get(message.id, [])
+            failed = [error for status, error, _ in states
+                      if status == ReceiptStatus.failed.value]
+            if failed:
+                message.receipt_status = ReceiptStatus.failed.value
+                message.receipt_error = failed[0][:300]
+            elif states and all(status != AWAITING for status, _, _ in states):
+                message.receipt_status = ReceiptStatus.delivered.value
+            else:
+                continue
+            message.receipt_at = max((at for status, _, at in states
+                                      if status != AWAITING and at), default=utcnow())
 
 
 def receipts_of(session: Session, message_ids: Sequence[str]) -> dict[str, list[SmsReceipt]]:
