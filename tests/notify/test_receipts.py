@@ -153,3 +153,65 @@ def test_only_sms_channels_have_a_receipt_url(client, org, db) -> None:
     assert refused.status_code == 422 and "SMS" in refused.text
     assert client.post(f"/hooks/sms/{hook['id']}/anything", json=[]).status_code == 404
     assert not db.scalars(select(SmsReceipt).where(SmsReceipt.org_id == org.org_id)).all()
+
+
+def test_two_pushes_at_once_apply_each_report_once(live) -> None:
+    """The vendor may push the same batch twice in parallel (a retry after a timeout)."""
+    import threading
+
+    from npsloop.notify.models import NotifyChannel
+    from npsloop.notify.service import enqueue
+
+    channel_id = live.channel("tencent_sms", {
+        "secret_id": "a", "secret_key": "b", "sdk_app_id": "1", "template_id": "2",
+        "sign_name": "s", "receipts": True})
+    reports = []
+    with live.factory() as session:
+        for n in range(40):
+            phone = f"+86139{n:08d}"
+            message = enqueue(session, org_id=live.org_id, channel_id=channel_id,
+                              message=NOTICE, recipients=[phone])
+            receipts.record_sent(session, message, [(phone, f"2028:s{n}")], awaiting=True)
+            reports.append(receipts.Report(f"2028:s{n}", phone, n % 4 != 0, "x", "", None))
+        session.commit()
+    results: list[receipts.Applied] = []
+    barrier = threading.Barrier(2)
+
+    def push() -> None:
+        with live.factory() as session:
+            channel = session.get(NotifyChannel, channel_id)
+            barrier.wait()
+            results.append(receipts.apply_reports(session, channel, reports))
+            session.commit()
+
+    threads = [threading.Thread(target=push) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sum(r.delivered for r in results) == 30 and sum(r.failed for r in results) == 10
+    assert sum(r.duplicate for r in results) == 40
+    with live.factory() as session:
+        states = session.scalars(select(NotifyMessage.receipt_status).where(
+            NotifyMessage.channel_id == channel_id)).all()
+    assert sorted(states).count("failed") == 10 and sorted(states).count("delivered") == 30
+
+
+def test_erasing_a_contact_erases_the_receipts_phone(db, org) -> None:
+    from npsloop.contacts.models import Contact
+    from npsloop.notify.service import create_channel, secret_box
+    from npsloop.privacy import personal_data
+
+    contact = Contact(org_id=org.org_id, external_id="E-1", phone="+8613800000009")
+    db.add(contact)
+    channel = create_channel(db, org_id=org.org_id, kind="aliyun_sms", name="sms", config={
+        "access_key_id": "a", "access_key_secret": "b", "sign_name": "s",
+        "template_code": "SMS_1"}, box=secret_box())
+    db.flush()
+    message = _message(db, org.org_id, channel.id, [("+8613800000009", "B9^0")],
+                       awaiting=False)
+    counts = personal_data.erase_contact(db, org_id=org.org_id, contact=contact)
+    db.commit()
+    assert counts["notify_messages"] == 1
+    assert db.scalar(select(SmsReceipt.phone).where(
+        SmsReceipt.message_id == message.id)) == "[erased]"
