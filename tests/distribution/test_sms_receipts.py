@@ -140,6 +140,9 @@ def test_receipts_decide_delivered_and_bounced(vendor, client, db, db_factory, o
 
         page = client.get(f"/campaigns/{campaign['id']}", headers=org.headers)
         assert page.status_code == 200 and 'data-testid="bounced"' in page.text
+        assert 'data-testid="awaiting-receipts"' not in page.text  # all three reported
+        funnel_page = client.get("/campaigns/funnel", headers=org.headers)
+        assert 'data-testid="funnel-failed"' in funnel_page.text
         log = client.get("/notify/messages", headers=org.headers)
         assert log.status_code == 200 and 'data-testid="receipt"' in log.text
     finally:
@@ -183,7 +186,9 @@ def test_bad_pushes_are_refused(client, db, db_factory, org, survey, settings):
         shown = client.get(f"/api/v1/notify/channels/{channel['id']}", headers=org.headers)
         assert urlsplit(shown.json()["receipt_url"]).path == new_url
         page = client.get(f"/notify/channels/{channel['id']}", headers=org.headers)
-        assert new_url in page.text
+        assert new_url in page.text and 'name="config.receipts"' in page.text
+        waiting = client.get(f"/campaigns/{campaign['id']}", headers=org.headers)
+        assert 'data-testid="awaiting-receipts"' in waiting.text
     finally:
         server.stop()
 
