@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from npsloop.accounts.deps import Principal, require
 from npsloop.accounts.service import audit
@@ -49,15 +50,30 @@ async def _body(request: Request) -> bytes:
     return bytes(data)
 
 
+def _channel(db: SessionDep, settings: SettingsDep, channel_id: str, token: str
+             ) -> NotifyChannel:
+    channel = db.get(NotifyChannel, channel_id[:32])
+    if channel is None or not receipts.supports_receipts(channel.kind) or \
+            not receipts.token_matches(channel, service.secret_box(settings), token):
+        raise _not_found()
+    return channel
+
+
+def _apply(db: SessionDep, channel: NotifyChannel, reports: list[receipts.Report]
+           ) -> receipts.Applied:
+    applied = receipts.apply_reports(db, channel, reports)
+    db.commit()
+    return applied
+
+
 @hooks.post("/hooks/sms/{channel_id}/{receipt_token}", include_in_schema=False)
 async def sms_receipts(channel_id: str, receipt_token: str, request: Request, db: SessionDep,
                        settings: SettingsDep) -> JSONResponse:
-    enforce(request, db, "sms-receipts",
-            per_address=per_minute(settings.sms_receipts_per_minute))
-    channel = db.get(NotifyChannel, channel_id[:32])
-    if channel is None or not receipts.supports_receipts(channel.kind) or \
-            not receipts.token_matches(channel, service.secret_box(settings), receipt_token):
-        raise _not_found()
+    # Async only to stream the capped body; the database work runs in the thread pool so
+    # a large push does not hold up the event loop.
+    await run_in_threadpool(enforce, request, db, "sms-receipts",
+                            per_address=per_minute(settings.sms_receipts_per_minute))
+    channel = await run_in_threadpool(_channel, db, settings, channel_id, receipt_token)
     raw = await _body(request)
     try:
         reports = receipts.parse(channel.kind, json.loads(raw or b"null"))
@@ -66,8 +82,7 @@ async def sms_receipts(channel_id: str, receipt_token: str, request: Request, db
                    else "the body is not JSON")
         return JSONResponse(status_code=status.HTTP_400_BAD_REQUEST, content={
             "detail": problem, **receipts.acknowledgement(channel.kind, problem)})
-    applied = receipts.apply_reports(db, channel, reports)
-    db.commit()
+    applied = await run_in_threadpool(_apply, db, channel, reports)
     if applied.unknown:
         log.warning("sms receipts on channel %s: %s", channel.id, applied.as_dict())
     return JSONResponse(receipts.acknowledgement(channel.kind))
