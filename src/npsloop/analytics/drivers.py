@@ -32,7 +32,8 @@ import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from npsloop.analytics.drivers_cache import AnalysisCache, cacheable, filter_key, fingerprint
+from npsloop.analytics import rollup, service
+from npsloop.analytics.drivers_cache import AnalysisCache, cacheable, filter_key
 from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.responses.models import Response, ResponseAnswer
 from npsloop.surveys.models import Question, QuestionKind, Survey
@@ -307,6 +308,12 @@ def analyse(
     )
 
 
+def matching_count(session: Session, *, org_id: str, filters: Filters) -> int:
+    """How many responses match: from the daily rollup when it can answer (a scan of
+    every response otherwise, about 1.4 s at ten million)."""
+    return service.nps(session, org_id=org_id, filters=filters, min_n=1).n
+
+
 # Shared by the API, the insights page and the dashboard widgets of this process.
 CACHE = AnalysisCache()
 
@@ -317,7 +324,7 @@ def key_drivers(
     seed: int = DEFAULT_SEED, cache: AnalysisCache | None = CACHE,
 ) -> DriverAnalysis:
     """The analysis for the filtered responses; served from `cache` (see drivers_cache)
-    when the matching responses have not changed since it was computed."""
+    when the organisation's data version has not moved since it was computed."""
     keys = driver_keys(session, org_id=org_id, filters=filters, lang=lang)
     if len(keys) > MAX_DRIVERS:
         raise DriverError("survey_id", f"{len(keys)} drivers found; at most {MAX_DRIVERS} "
@@ -326,7 +333,8 @@ def key_drivers(
         return analyse([], np.empty((0, 1)), total=0, sample_size=sample_size, min_n=min_n,
                        resamples=resamples, seed=seed)
     use_cache = cache is not None and cacheable(filters)
-    current = fingerprint(session, org_id=org_id, filters=filters) if use_cache else None
+    # Read before the data, so an entry is never labelled newer than what it was made of.
+    current = rollup.data_version(session, org_id) if use_cache else None
     cache_key = (org_id, filter_key(filters), lang, min_n, sample_size, resamples, seed,
                  tuple(keys))
     if cache is not None and current is not None:
@@ -336,7 +344,7 @@ def key_drivers(
             return copy.deepcopy(found)
     data, total, sampled = pivot_rows(
         session, org_id=org_id, filters=filters, keys=[k.key for k in keys],
-        sample_size=sample_size, matching=current.matching if current else None)
+        sample_size=sample_size, matching=matching_count(session, org_id=org_id, filters=filters))
     result = analyse(keys, data, total=total, sample_size=sample_size, min_n=min_n,
                      resamples=resamples, seed=seed, sampled=sampled)
     if cache is not None and current is not None:
