@@ -39,6 +39,9 @@ an organisation's writers and its rebuild).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -62,6 +65,21 @@ ROLLUP_COLUMNS = {"channel": ResponseDaily.channel, "language": ResponseDaily.la
                   "status": ResponseDaily.status, "survey_id": ResponseDaily.survey_id}
 GROUPINGS = frozenset({*SURVEY_COLUMNS, *ROLLUP_COLUMNS, *TIME_BUCKETS})
 COUNTS = ("n", "promoters", "passives", "detractors")
+
+
+_raw_only = threading.local()
+
+
+@contextmanager
+def raw_rows_only() -> Iterator[None]:
+    """Within the block (this thread only) every count is computed from raw rows: what
+    the equality tests and the benchmark compare the rollup against."""
+    before = getattr(_raw_only, "on", False)
+    _raw_only.on = True
+    try:
+        yield
+    finally:
+        _raw_only.on = before
 
 
 @dataclass(frozen=True)
@@ -134,7 +152,8 @@ def _local_day(session: Session, state: State, moment: datetime) -> date:
 
 def make_plan(session: Session, *, org_id: str, filters: Filters, names: list[str],
               tz: str | None) -> Plan | None:
-    if not usable(filters) or any(name not in GROUPINGS for name in names):
+    if getattr(_raw_only, "on", False) or not usable(filters) \
+            or any(name not in GROUPINGS for name in names):
         return None
     state = read_state(session, org_id)
     if not built(session, state) or state is None:
