@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from npsloop.accounts.models import Organization
 from npsloop.core.db import Base, UTCDateTime, utcnow
-from npsloop.responses.models import Response
+from npsloop.responses.models import Response, ResponseAnswer
 
 responses_org_submitted_score = Index(
     "ix_responses_org_submitted_score",
@@ -37,6 +37,17 @@ responses_org_submitted_score = Index(
     Response.score,
 )
 
+
+# The key drivers sample reads the responses and driver answers whose ids fall below a
+# bound (analytics.drivers.pivot_rows). Random ids put those rows on random heap pages:
+# at a million responses the pivot read ~58,000 pages (0.63 s). With these two indexes
+# the same rows are one contiguous index range each, read without the heap (an
+# index-only scan on PostgreSQL once autovacuum has set the visibility map; a covering
+# index on SQLite): 52 ms.
+responses_sample = Index("ix_responses_sample", Response.id, Response.org_id, Response.score)
+response_answers_sample = Index(
+    "ix_response_answers_sample", ResponseAnswer.response_id, ResponseAnswer.question_key,
+    ResponseAnswer.org_id, ResponseAnswer.number_value)
 
 # --- Daily rollup (see analytics.rollup for how it is kept exact and when it is used) ---
 

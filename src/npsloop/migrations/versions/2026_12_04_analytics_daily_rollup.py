@@ -1,5 +1,6 @@
 """analytics: the daily rollup (response_daily), its per-organisation state and data
-version (analytics_rollup_state), the triggers that keep both exact on every write to
+version (analytics_rollup_state), two covering indexes for the key drivers sample, the
+triggers that keep both exact on every write to
 responses, response_answers, surveys and organizations (analytics.rollup_sql), and the
 rollup of every existing organisation built in its time zone.
 
@@ -55,6 +56,11 @@ def upgrade() -> None:
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("org_id", name=op.f("pk_analytics_rollup_state")),
     )
+    with op.batch_alter_table("responses") as batch_op:
+        batch_op.create_index("ix_responses_sample", ["id", "org_id", "score"])
+    with op.batch_alter_table("response_answers") as batch_op:
+        batch_op.create_index("ix_response_answers_sample",
+                              ["response_id", "question_key", "org_id", "number_value"])
     from npsloop.analytics import rollup, rollup_sql
 
     connection = op.get_bind()
@@ -73,5 +79,9 @@ def downgrade() -> None:
     from npsloop.analytics import rollup_sql
 
     rollup_sql.drop(op.get_bind())
+    with op.batch_alter_table("response_answers") as batch_op:
+        batch_op.drop_index("ix_response_answers_sample")
+    with op.batch_alter_table("responses") as batch_op:
+        batch_op.drop_index("ix_responses_sample")
     op.drop_table("analytics_rollup_state")
     op.drop_table("response_daily")
