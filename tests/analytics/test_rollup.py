@@ -1,5 +1,5 @@
 """The daily rollup gives the raw rows' numbers, number for number: every overview, trend,
-cross-tab, per-survey and movers figure is computed from the rollup and again from raw
+cross-tab, journey map, per-survey and movers figure is computed from the rollup and again from raw
 rows only (rollup.raw_rows_only), after each kind of write the triggers must follow:
 ORM inserts, API ingest, completing a partial response, a bulk import, an UPDATE that
 moves responses between groups, privacy erasure, retention deletes, survey deletion, a
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from npsloop.accounts.models import Organization
 from npsloop.accounts.service import create_organization
-from npsloop.analytics import crosstab, movers, overview, rollup, service, trends
+from npsloop.analytics import crosstab, journey, movers, overview, rollup, service, trends
 from npsloop.analytics.filters import Filters
 from npsloop.analytics.models import ResponseDaily
 from npsloop.analytics.stats import category_of
@@ -74,6 +74,8 @@ def _numbers(db: Session, org_id: str, tz: str, surveys: list[dict]) -> dict[str
             db, org_id=org_id, filters=filters, rows="channel", cols="month", tz=tz, min_n=5)
         out[f"crosstab weeks {index}"] = crosstab.crosstab(
             db, org_id=org_id, filters=filters, rows="touchpoint", cols="week", tz=tz, min_n=5)
+        out[f"journey {index}"] = journey.journey_map(db, org_id=org_id, filters=filters,
+                                                      tz=tz, bucket="week")
         out[f"movers {index}"] = movers.movers(
             db, org_id=org_id, filters=filters, tz=tz, min_n=5, dimensions=MOVER_DIMENSIONS,
             now=NOW)
