@@ -24,7 +24,9 @@ response, bulk import, privacy erasure and anonymisation, retention, survey and
 organisation deletion (cascades), backup restore and demo seeding, in several domains
 and partly through bulk SQL; a trigger sees every one of them, including the ones added
 later, where code in one place would have to be called from all of them. The price is a
-few statements per write (on PostgreSQL one per statement, not per row).
+few statements per write (on PostgreSQL one per statement, not per row). What bypasses
+triggers (TRUNCATE, PostgreSQL's session_replication_role = replica, used by the
+benchmarks' bulk loads) must be followed by `rebuild`.
 
 Time zone: rollup days are local days of the time zone recorded in the organisation's
 state row. When the organisation's time zone changes (or, on SQLite, the zone's UTC
