@@ -54,6 +54,8 @@ def _filter_sets(tz: str, surveys: list[dict]) -> list[Filters]:
         Filters(**odd, channel="email"),
         Filters(**aligned, touchpoint="checkout", status="complete"),
         Filters(**odd, survey_id=surveys[0]["id"], language="en"),
+        Filters(date_from=odd["date_from"], nps_type="touchpoint"),
+        Filters(date_to=odd["date_to"], journey_stage="service"),
     ]
 
 
