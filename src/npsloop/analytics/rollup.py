@@ -163,6 +163,11 @@ def make_plan(session: Session, *, org_id: str, filters: Filters, names: list[st
     if any(name in TIME_BUCKETS for name in names) and not (
             tz is not None and keyed_in(session, state, tz)):
         return None
+    if _postgres(session):
+        try:
+            ZoneInfo(str(state.timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            return None  # a zone PostgreSQL knows and Python does not: days unplaceable
     first_day = end_day = None
     edges: list[Filters] = []
     if filters.date_from is not None:
