@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from npsloop.accounts.service import create_organization
-from npsloop.analytics import crosstab, drivers, exports, service, trends
+from npsloop.analytics import crosstab, drivers, exports, rollup, service, trends
 from npsloop.analytics.filters import Filters
 from npsloop.core.db import make_engine
 from npsloop.core.migrate import upgrade
@@ -135,6 +135,9 @@ def generate(session: Session, rows: int, answers_below: str | None = None) -> s
             FROM generate_series(1, :rows) AS g WHERE g % 10 <> {index}
               AND (CAST(:below AS text) IS NULL OR md5(g::text || 'r') < :below)"""),
             {"org": org.id, "key": key, "rows": rows, "below": answers_below})
+    session.commit()
+    # session_replication_role = replica skipped the daily rollup's triggers as well.
+    rollup.rebuild(session, org_id=org.id, tz=TZ)
     session.commit()
     session.execute(text("ANALYZE"))
     session.commit()  # statistics are transactional: without this the planner never sees them

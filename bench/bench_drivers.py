@@ -7,8 +7,8 @@ organisation goes into a hash join), then the bootstrap drawing multinomial case
 Both sides compute the same statistics (weights equal; intervals from the same resample
 count, different random draws of the same resampling distribution).
 
-  first request:    the new path with an empty cache (fingerprint, pivot, analysis)
-  repeated request: the new path with the entry cached (fingerprint + lookup)
+  first request:    the new path with an empty cache (data version, pivot, analysis)
+  repeated request: the new path with the entry cached (data version + lookup)
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def measure(session: Session, org_id: str, rows: int, repeat: int, target_ms: fl
                first < target_ms),
         Result("drivers", f"key drivers repeated request, {size} responses, postgresql",
                repeated, "ms", baseline, "previous implementation", f"< {target_ms:g} ms",
-               repeated < target_ms, "served from the cache after a fingerprint query"),
+               repeated < target_ms, "served from the cache after a data-version read"),
     ]
     for result in results:
         print(result.line())

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete
 
 from npsloop.analytics import drivers as kda
-from npsloop.analytics.drivers_cache import AnalysisCache, Fingerprint
+from npsloop.analytics.drivers_cache import AnalysisCache
 from npsloop.analytics.filters import Filters
 from npsloop.responses.models import Response
 from tests.analytics.helpers import add_response
@@ -96,7 +96,7 @@ def test_erasure_invalidates_and_contact_filters_are_never_cached(client, db, or
     assert (cache.misses, cache.hits) == (2, 1)
     # Erasure keeps scores and ratings: the recomputed weights are the same numbers.
     assert after.n_responses == 81
-    # A tag or lifecycle filter reads contacts, which the fingerprint does not cover.
+    # A tag or lifecycle filter reads contacts, which the data version does not cover.
     for extra in ({"tags": ["vip"]}, {"lifecycle_stage": "retention"}):
         kda.key_drivers(db, org_id=org.org_id, resamples=30, cache=cache,
                         filters=Filters(survey_id=survey["id"], **extra))
@@ -139,12 +139,12 @@ def test_api_serves_repeats_from_the_process_cache(client, db, org, survey):
 def test_lru_bound_and_ttl(backend):
     now = [0.0]
     cache = AnalysisCache(max_entries=2, ttl_seconds=60, clock=lambda: now[0])
-    version = Fingerprint(1, None, None, 0, 0, 0, 0)
+    version = 1
     cache.put("a", version, 1)
     cache.put("b", version, 2)
     assert cache.get("a", version) == 1  # "a" is now the most recent
     cache.put("c", version, 3)
     assert cache.get("b", version) is None and len(cache) == 2
-    assert cache.get("a", Fingerprint(2, None, None, 0, 0, 0, 0)) is None  # data changed
+    assert cache.get("a", 2) is None  # data changed
     now[0] = 61.0
     assert cache.get("c", version) is None and len(cache) == 0

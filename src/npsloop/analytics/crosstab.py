@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from npsloop.analytics import service
+from npsloop.analytics import rollup, service
 from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.analytics.stats import ChiSquare, NpsCounts, NpsSummary, chi_square, wilson_interval
 from npsloop.analytics.trends import bucket_group, key_text
@@ -65,7 +65,13 @@ def _key_order(name: str, totals: dict[str | None, NpsCounts], limit: int) -> tu
 def grouped_counts(
     session: Session, *, org_id: str, filters: Filters, names: list[str], tz: str
 ) -> list[tuple[tuple[str | None, ...], NpsCounts]]:
-    """Counts per combination of the named dimensions, in one GROUP BY."""
+    """Counts per combination of the named dimensions, in one GROUP BY (over the daily
+    rollup when it can answer, see analytics.rollup)."""
+    for index, name in enumerate(names):
+        _expression(session, name, ("rows", "cols")[min(index, 1)], tz)  # checks the name
+    query = rollup.counts_query(session, org_id=org_id, filters=filters, names=names, tz=tz)
+    if query is not None:
+        return _rows(session.execute(query), len(names))
     keys = []
     needs_survey = False
     for index, name in enumerate(names):
@@ -76,12 +82,16 @@ def grouped_counts(
     if needs_survey:
         query = query.where(Survey.id == Response.survey_id)
     query = apply_filters(query, org_id, filters).group_by(*keys)
+    return _rows(session.execute(query), len(names))
+
+
+def _rows(result: Any, width: int) -> list[tuple[tuple[str | None, ...], NpsCounts]]:
     return [
         (
-            tuple(key_text(getattr(row, f"k{i}")) for i in range(len(names))),
+            tuple(key_text(getattr(row, f"k{i}")) for i in range(width)),
             NpsCounts(int(row.promoters or 0), int(row.passives or 0), int(row.detractors or 0)),
         )
-        for row in session.execute(query)
+        for row in result
     ]
 
 

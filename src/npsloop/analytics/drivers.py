@@ -6,7 +6,10 @@ drivers and their closest orthogonal counterparts Z); b = L^-1 rxy (the score re
 Z); weight_j = sum_k L_jk^2 b_k^2. The weights sum to R^2 of the linear regression of the
 score on all drivers, and approximate the Shapley (dominance) decomposition of R^2 without
 its 2^p regressions. Percentile bootstrap intervals come from resampling responses
-(seeded, vectorised: every resample's correlation matrix is one weighted sum of products).
+(seeded, vectorised: every resample's correlation matrix is one weighted sum of products;
+a resample is drawn as multinomial counts over the distinct rows, the same distribution as
+drawing rows one by one, see bootstrap_weights). The method and the 200 resamples are
+unchanged; the draw got cheaper (about 0.2 s less per analysis).
 
 Missing answers: listwise deletion over the analysed drivers. Pairwise correlations would
 use more answers, but a matrix of pairwise correlations need not be positive semi-definite
@@ -19,7 +22,9 @@ Data: ONE SQL query pivots each response's driver answers into columns
 (GROUP BY response with MAX(CASE ...)), after a count of the matching responses. Above
 `sample_size` matching responses it reads only ids below a bound (ids are random uuids, so
 the sample is uniform and the primary key index finds it) and keeps the first `sample_size`
-by id; the output says it sampled.
+by id; the output says it sampled. Two covering indexes (analytics.models) make that id
+range one contiguous index read instead of a random heap page per row. The count of
+matching responses comes from the daily rollup when it can answer (analytics.rollup).
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from npsloop.analytics.drivers_cache import AnalysisCache, cacheable, filter_key, fingerprint
+from npsloop.analytics import rollup, service
+from npsloop.analytics.drivers_cache import AnalysisCache, cacheable, filter_key
 from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.responses.models import Response, ResponseAnswer
 from npsloop.surveys.models import Question, QuestionKind, Survey
@@ -78,15 +84,18 @@ def relative_weights(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return weights, weights.sum(axis=-1)
 
 
-def weighted_correlations(data: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def weighted_correlations(data: np.ndarray, weights: np.ndarray,
+                          products: np.ndarray | None = None) -> np.ndarray:
     """Correlation matrices of `data` (n, q) under each row of case weights (B, n).
 
     Bootstrap resamples are multinomial case weights, so every resample's moments are
     matrix products with the fixed per-row outer products: no Python loop over resamples.
+    `products` (outer_products(data)) may be passed when called repeatedly.
     """
     centred = data - data.mean(axis=0)
     n, q = centred.shape
-    products = (centred[:, :, None] * centred[:, None, :]).reshape(n, q * q)
+    if products is None:
+        products = outer_products(data)
     total = weights.sum(axis=1)[:, None]
     means = (weights @ centred) / total
     second = ((weights @ products) / total).reshape(-1, q, q)
@@ -96,6 +105,13 @@ def weighted_correlations(data: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return cov / (sd[:, :, None] * sd[:, None, :])
 
 
+def outer_products(data: np.ndarray) -> np.ndarray:
+    """(n, q * q): each centred row's outer product with itself."""
+    centred = data - data.mean(axis=0)
+    n, q = centred.shape
+    return (centred[:, :, None] * centred[:, None, :]).reshape(n, q * q)
+
+
 def bootstrap_weights(
     data: np.ndarray, resamples: int, seed: int, chunk: int = 50
 ) -> np.ndarray:
@@ -103,16 +119,19 @@ def bootstrap_weights(
     (drivers then score). Resamples where a driver is constant yield NaN rows."""
     rng = np.random.default_rng(seed)
     n = data.shape[0]
+    # Ratings are a few discrete values, so 20,000 rows hold at most a few hundred
+    # distinct (ratings, score) rows, and a resample's moments only need how often it
+    # drew each of them. Drawing n rows uniformly with replacement and counting per
+    # distinct row is exactly a multinomial(n, share of each distinct row) draw, which
+    # costs one binomial per distinct row instead of n uniform indices.
+    distinct, frequency = np.unique(data, axis=0, return_counts=True)
+    shares = frequency / n
+    products = outer_products(distinct)
     out = []
     for start in range(0, resamples, chunk):
         size = min(chunk, resamples - start)
-        # Each resample draws n rows uniformly with replacement; its case weights are how
-        # often each row was drawn (a multinomial(n, 1/n) vector, drawn here as n uniform
-        # indices and one bincount: the same distribution at a fraction of the cost).
-        drawn = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n)
-        counts = counts.astype(float)
-        corr = weighted_correlations(data, counts)
+        counts = rng.multinomial(n, shares, size=size).astype(float)
+        corr = weighted_correlations(distinct, counts, products)
         bad = ~np.isfinite(corr).all(axis=(1, 2))
         corr[bad] = np.eye(corr.shape[-1])
         weights, _ = relative_weights(corr)
@@ -199,12 +218,11 @@ def pivot_rows(
             query = query.where(Response.id < bound, ResponseAnswer.response_id < bound)
     query = apply_filters(query, org_id, filters)
     query = query.group_by(Response.id, Response.score).order_by(Response.id).limit(sample_size)
-    rows = session.execute(query).all()
-    data = np.array(
-        [[np.nan if v is None else float(v) for v in row[2:2 + len(keys)]] + [float(row[1])]
-         for row in rows],
-        dtype=float,
-    ).reshape(len(rows), len(keys) + 1)
+    # (score, d0 .. dk) as floats in one conversion (None, an unanswered driver, becomes
+    # NaN); then the score goes last. Converting value by value cost ~0.4 s per 20,000.
+    values = np.array([tuple(row)[1:] for row in session.execute(query)], dtype=float)
+    values = values.reshape(len(values), len(keys) + 1)
+    data = values[:, [*range(1, len(keys) + 1), 0]]
     return data, int(matching), sampled
 
 
@@ -307,6 +325,12 @@ def analyse(
     )
 
 
+def matching_count(session: Session, *, org_id: str, filters: Filters) -> int:
+    """How many responses match: from the daily rollup when it can answer (a scan of
+    every response otherwise, about 1.4 s at ten million)."""
+    return service.nps(session, org_id=org_id, filters=filters, min_n=1).n
+
+
 # Shared by the API, the insights page and the dashboard widgets of this process.
 CACHE = AnalysisCache()
 
@@ -317,7 +341,7 @@ def key_drivers(
     seed: int = DEFAULT_SEED, cache: AnalysisCache | None = CACHE,
 ) -> DriverAnalysis:
     """The analysis for the filtered responses; served from `cache` (see drivers_cache)
-    when the matching responses have not changed since it was computed."""
+    when the organisation's data version has not moved since it was computed."""
     keys = driver_keys(session, org_id=org_id, filters=filters, lang=lang)
     if len(keys) > MAX_DRIVERS:
         raise DriverError("survey_id", f"{len(keys)} drivers found; at most {MAX_DRIVERS} "
@@ -326,7 +350,8 @@ def key_drivers(
         return analyse([], np.empty((0, 1)), total=0, sample_size=sample_size, min_n=min_n,
                        resamples=resamples, seed=seed)
     use_cache = cache is not None and cacheable(filters)
-    current = fingerprint(session, org_id=org_id, filters=filters) if use_cache else None
+    # Read before the data, so an entry is never labelled newer than what it was made of.
+    current = rollup.data_version(session, org_id) if use_cache else None
     cache_key = (org_id, filter_key(filters), lang, min_n, sample_size, resamples, seed,
                  tuple(keys))
     if cache is not None and current is not None:
@@ -336,7 +361,7 @@ def key_drivers(
             return copy.deepcopy(found)
     data, total, sampled = pivot_rows(
         session, org_id=org_id, filters=filters, keys=[k.key for k in keys],
-        sample_size=sample_size, matching=current.matching if current else None)
+        sample_size=sample_size, matching=matching_count(session, org_id=org_id, filters=filters))
     result = analyse(keys, data, total=total, sample_size=sample_size, min_n=min_n,
                      resamples=resamples, seed=seed, sampled=sampled)
     if cache is not None and current is not None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from npsloop.analytics import service
+from npsloop.analytics import rollup, service
 from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.analytics.stats import NpsCounts, NpsSummary
 from npsloop.analytics.trends import bucket_group, bucket_keys, key_text
@@ -129,32 +130,45 @@ def _pain_points(session: Session, org_id: str, filters: Filters,
     return True
 
 
+def _stage_counts(session: Session, org_id: str, filters: Filters, tz: str,
+                  bucket: str | None) -> list[Any]:
+    """Counts per (stage, touchpoint[, bucket `k`]) of surveys with a stage: from the daily
+    rollup when it can answer (analytics.rollup), else one GROUP BY over the responses."""
+    names = ["journey_stage", "touchpoint", *([bucket] if bucket else [])]
+    counted = rollup.counts_query(session, org_id=org_id, filters=filters, names=names, tz=tz)
+    if counted is not None:
+        return [
+            SimpleNamespace(journey_stage=row.k0, touchpoint=row.k1,
+                            k=row.k2 if bucket else None, promoters=row.promoters,
+                            passives=row.passives, detractors=row.detractors)
+            for row in session.execute(counted) if row.k0 not in ("", None)
+        ]
+    keys = [Survey.journey_stage, Survey.touchpoint]
+    if bucket:
+        keys.append(bucket_group(session, bucket, tz).label("k"))
+    query = apply_filters(
+        select(*keys, *service._counts())
+        .where(Survey.id == Response.survey_id, Survey.journey_stage != ""),
+        org_id, filters,
+    ).group_by(*keys)
+    return list(session.execute(query))
+
+
 def journey_map(
     session: Session, *, org_id: str, filters: Filters, tz: str, bucket: str = "month",
     order: list[str] | None = None, lang: str = "en",
 ) -> JourneyMap:
-    counts_query = apply_filters(
-        select(Survey.journey_stage, Survey.touchpoint, *service._counts())
-        .where(Survey.id == Response.survey_id, Survey.journey_stage != ""),
-        org_id, filters,
-    ).group_by(Survey.journey_stage, Survey.touchpoint)
     stages: dict[str, StageNode] = {}
     nodes: dict[tuple[str, str], TouchpointNode] = {}
-    for row in session.execute(counts_query):
+    for row in _stage_counts(session, org_id, filters, tz, None):
         touchpoint = row.touchpoint or ""
         stage = stages.setdefault(row.journey_stage, StageNode(row.journey_stage))
         node = stage.touchpoints.setdefault(touchpoint, TouchpointNode(touchpoint))
         node.counts = NpsCounts(int(row.promoters or 0), int(row.passives or 0),
                                 int(row.detractors or 0))
         nodes[(row.journey_stage, touchpoint)] = node
-    key = bucket_group(session, bucket, tz).label("k")
-    spark_query = apply_filters(
-        select(Survey.journey_stage, Survey.touchpoint, key, *service._counts())
-        .where(Survey.id == Response.survey_id, Survey.journey_stage != ""),
-        org_id, filters,
-    ).group_by(Survey.journey_stage, Survey.touchpoint, key)
     seen: set[str] = set()
-    for row in session.execute(spark_query):
+    for row in _stage_counts(session, org_id, filters, tz, bucket):
         node = nodes.get((row.journey_stage, row.touchpoint or ""))
         if node is None:
             continue

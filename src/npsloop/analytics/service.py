@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from npsloop.analytics import rollup
+
 # Filters lives in analytics.filters (one model for every route); imported here for callers.
 from npsloop.analytics.filters import Filters, apply_filters, attribute_expr, lifecycle_expr
+from npsloop.analytics.models import sqlite_offset_minutes
 from npsloop.analytics.stats import NpsSummary, summarize
 from npsloop.responses.models import Response
 from npsloop.surveys.models import Survey
@@ -46,28 +47,33 @@ def _counts() -> list[ColumnElement[Any]]:
     ]
 
 
-def time_bucket(session: Session, bucket: str, tz: str) -> ColumnElement[Any]:
-    """The local calendar bucket of submitted_at as 'YYYY-MM-DD' (its first day)."""
-    if session.get_bind().dialect.name == "postgresql":
-        local = func.timezone(tz, Response.submitted_at)
+def bucket_of(dialect: str, bucket: str, column: ColumnElement[Any], tz: str | None
+              ) -> ColumnElement[Any]:
+    """The calendar bucket of `column` as 'YYYY-MM-DD' (its first day), local to `tz`
+    (None: `column` already holds local times or days, as the daily rollup does)."""
+    if dialect == "postgresql":
+        local = func.timezone(tz, column) if tz else column
         return func.to_char(func.date_trunc(bucket, local), "YYYY-MM-DD")
     # SQLite has no time zones: shift by the zone's current offset (exact for zones
     # without daylight saving, such as Asia/Shanghai).
-    offset = datetime.now(ZoneInfo(tz)).utcoffset()
-    minutes = int(offset.total_seconds() // 60) if offset else 0
+    minutes = sqlite_offset_minutes(tz) if tz else 0
     shift = f"{minutes:+d} minutes"
-    col = Response.submitted_at
     if bucket == "day":
-        return func.date(col, shift)
+        return func.date(column, shift)
     if bucket == "week":
-        return func.date(col, shift, "weekday 0", "-6 days")
+        return func.date(column, shift, "weekday 0", "-6 days")
     if bucket == "month":
-        return func.strftime("%Y-%m-01", col, shift)
-    month = func.strftime("%m", col, shift)
+        return func.strftime("%Y-%m-01", column, shift)
+    month = func.strftime("%m", column, shift)
     quarter_month = case(
         (month <= "03", "01"), (month <= "06", "04"), (month <= "09", "07"), else_="10"
     )
-    return func.strftime("%Y-", col, shift).concat(quarter_month).concat("-01")
+    return func.strftime("%Y-", column, shift).concat(quarter_month).concat("-01")
+
+
+def time_bucket(session: Session, bucket: str, tz: str) -> ColumnElement[Any]:
+    """The local calendar bucket of submitted_at as 'YYYY-MM-DD' (its first day)."""
+    return bucket_of(session.get_bind().dialect.name, bucket, Response.submitted_at, tz)
 
 
 def dimension(session: Session, name: str, tz: str) -> tuple[ColumnElement[Any], bool]:
@@ -86,7 +92,10 @@ def dimension(session: Session, name: str, tz: str) -> tuple[ColumnElement[Any],
 
 
 def nps(session: Session, *, org_id: str, filters: Filters, min_n: int = 30) -> NpsSummary:
-    row = session.execute(apply_filters(select(*_counts()), org_id, filters)).one()
+    query = rollup.counts_query(session, org_id=org_id, filters=filters, names=[], tz=None)
+    if query is None:
+        query = apply_filters(select(*_counts()), org_id, filters)
+    row = session.execute(query).one()
     return summarize(row.promoters or 0, row.passives or 0, row.detractors or 0, min_n)
 
 
@@ -94,13 +103,16 @@ def nps_by(
     session: Session, *, org_id: str, filters: Filters, group_by: str, tz: str, min_n: int = 30
 ) -> list[tuple[str | None, NpsSummary]]:
     expr, needs_survey = dimension(session, group_by, tz)
-    key = expr.label("group_key")
-    query = select(key, *_counts())
-    if needs_survey:
-        query = query.where(Survey.id == Response.survey_id)
-    query = apply_filters(query, org_id, filters).group_by(key).order_by(key)
+    query = rollup.counts_query(session, org_id=org_id, filters=filters, names=[group_by],
+                                tz=tz)
+    if query is None:
+        key = expr.label("k0")
+        query = select(key, *_counts())
+        if needs_survey:
+            query = query.where(Survey.id == Response.survey_id)
+        query = apply_filters(query, org_id, filters).group_by(key).order_by(key)
     return [
-        (row.group_key, summarize(row.promoters or 0, row.passives or 0, row.detractors or 0,
+        (row.k0, summarize(row.promoters or 0, row.passives or 0, row.detractors or 0,
                                   min_n))
         for row in session.execute(query)
     ]
@@ -137,6 +149,20 @@ def nps_by_survey(
     session: Session, *, org_id: str, filters: Filters, min_n: int = 30
 ) -> list[SurveyNps]:
     """NPS per survey, grouped by id (two surveys may share a name), most answered first."""
+    counted = rollup.counts_query(session, org_id=org_id, filters=filters, names=["survey_id"],
+                                  tz=None)
+    if counted is not None:
+        found = {row.k0: row for row in session.execute(counted)}
+        surveys = session.execute(select(Survey.id, Survey.name, Survey.nps_type,
+                                         Survey.touchpoint).where(Survey.id.in_(found)))
+        rows = [
+            SurveyNps(survey_id=survey.id, name=survey.name, nps_type=survey.nps_type,
+                      touchpoint=survey.touchpoint,
+                      summary=summarize(found[survey.id].promoters, found[survey.id].passives,
+                                        found[survey.id].detractors, min_n))
+            for survey in surveys
+        ]
+        return sorted(rows, key=lambda item: (-item.summary.n, item.name))
     query = select(Survey.id, Survey.name, Survey.nps_type, Survey.touchpoint, *_counts()).where(
         Survey.id == Response.survey_id
     )

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from npsloop.analytics import service
+from npsloop.analytics import rollup, service
 from npsloop.analytics.filters import Filters, apply_filters
 from npsloop.analytics.stats import NpsCounts, NpsDifference, NpsSummary, compare, rolling_sums
 from npsloop.responses.models import Response
@@ -130,11 +130,14 @@ def key_text(value: Any) -> str | None:
 def bucket_counts(
     session: Session, *, org_id: str, filters: Filters, bucket: str, tz: str
 ) -> dict[str, NpsCounts]:
-    """One GROUP BY over the local bucket: counts per bucket key that has responses."""
-    key = bucket_group(session, bucket, tz).label("bucket_key")
-    query = apply_filters(select(key, *service._counts()), org_id, filters).group_by(key)
+    """One GROUP BY over the local bucket: counts per bucket key that has responses (from
+    the daily rollup when it can answer, see analytics.rollup)."""
+    query = rollup.counts_query(session, org_id=org_id, filters=filters, names=[bucket], tz=tz)
+    if query is None:
+        key = bucket_group(session, bucket, tz).label("k0")
+        query = apply_filters(select(key, *service._counts()), org_id, filters).group_by(key)
     return {
-        str(key_text(row.bucket_key)): NpsCounts(
+        str(key_text(row.k0)): NpsCounts(
             int(row.promoters or 0), int(row.passives or 0), int(row.detractors or 0))
         for row in session.execute(query)
     }

@@ -40,8 +40,11 @@ from npsloop.privacy.personal_data import plain
 from npsloop.registry import import_models
 
 FORMAT = "npsloop.org-backup.v1"
-# Per-process state, not data: sessions expire, rate buckets refill.
-SKIP_TABLES = {"web_sessions", "notify_rate_buckets"}
+# Per-process state, not data: sessions expire, rate buckets refill. The daily rollup and
+# its state are derived from the responses: restoring the responses rebuilds them (the
+# triggers of analytics.rollup_sql), so restoring them too would count everything twice.
+SKIP_TABLES = {"web_sessions", "notify_rate_buckets", "response_daily",
+               "analytics_rollup_state"}
 BATCH = 1000
 
 
