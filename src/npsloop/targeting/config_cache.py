@@ -47,7 +47,7 @@ _orgs = Organization.__table__.c
 
 
 def _count_and_latest(table: Any, org_column: Any) -> list[ColumnElement[Any]]:
-    where = org_column == bindparam("version_org")
+    where = org_column == bindparam("org")
     return [select(func.count()).select_from(table).where(where).scalar_subquery(),
             select(func.max(table.c.updated_at)).where(where).scalar_subquery()]
 
@@ -58,7 +58,7 @@ VERSION_COLUMNS: list[ColumnElement[Any]] = [
     *_count_and_latest(Segment.__table__, _segments.org_id),
     *_count_and_latest(FatiguePolicy.__table__, _policies.org_id),
     *_count_and_latest(SurveyFatigueOverride.__table__, _overrides.org_id),
-    select(_orgs.updated_at).where(_orgs.id == bindparam("version_org")).scalar_subquery(),
+    select(_orgs.updated_at).where(_orgs.id == bindparam("org")).scalar_subquery(),
 ]
 VERSION_WIDTH = len(VERSION_COLUMNS)
 
@@ -119,20 +119,20 @@ class OrgConfig:
 _ACTIVE_TRIGGERS = select(
     _triggers.id, _triggers.org_id, _triggers.name, _triggers.event_name, _triggers.channel,
     _triggers.survey_id, _triggers.segment_id, _triggers.delay_seconds, _triggers.conditions,
-).where(_triggers.org_id == bindparam("version_org"), _triggers.active.is_(True)).order_by(
+).where(_triggers.org_id == bindparam("org"), _triggers.active.is_(True)).order_by(
     _triggers.created_at, _triggers.id)
 _SEGMENTS = select(_segments.id, _segments.name, _segments.rules).where(
-    _segments.org_id == bindparam("version_org"))
+    _segments.org_id == bindparam("org"))
 _POLICY = select(_policies.recontact_days, _policies.sampling_percent, _policies.quiet_start,
                  _policies.quiet_end, _policies.cap_count, _policies.cap_days).where(
-    _policies.org_id == bindparam("version_org"))
+    _policies.org_id == bindparam("org"))
 _OVERRIDES = select(_overrides.survey_id, _overrides.recontact_days,
-                    _overrides.sampling_percent).where(_overrides.org_id == bindparam("version_org"))
-_TIMEZONE = select(_orgs.timezone).where(_orgs.id == bindparam("version_org"))
+                    _overrides.sampling_percent).where(_overrides.org_id == bindparam("org"))
+_TIMEZONE = select(_orgs.timezone).where(_orgs.id == bindparam("org"))
 
 
 def _load(conn: Connection, org_id: str, version: tuple[Any, ...]) -> OrgConfig:
-    params = {"version_org": org_id}
+    params = {"org": org_id}
     triggers = [TriggerConfig(**row._mapping) for row in conn.execute(_ACTIVE_TRIGGERS, params)]
     wanted = {t.segment_id for t in triggers if t.segment_id}
     segments = {sid: (name, rules) for sid, name, rules in conn.execute(_SEGMENTS, params)

@@ -104,9 +104,10 @@ def lock_contact(session: Session, contact_id: str) -> None:
         session.execute(select(Contact.id).where(Contact.id == contact_id).with_for_update())
     else:
         table = Contact.__table__
-        # Core, and updated_at set to itself: the column's onupdate must not touch it.
+        # Core, and updated_at set to itself: the column's onupdate must not touch it. Not
+        # the id: SQLite then checks every table that references contacts (some by scan).
         session.execute(update(table).where(table.c.id == contact_id)
-                        .values(id=table.c.id, updated_at=table.c.updated_at))
+                        .values(updated_at=table.c.updated_at))
 
 
 # -- one decision in four statements ---------------------------------------------------------
@@ -130,7 +131,7 @@ def _find_statement(dialect: str, *, by: str, lock: bool) -> Any:
     where.append(_c[by] == bindparam("key"))
     if lock and dialect != "postgresql":
         return (update(_contacts).where(*where)
-                .values(id=_c.id, updated_at=_c.updated_at)
+                .values(updated_at=_c.updated_at)
                 .returning(*_WHO, *config_cache.VERSION_COLUMNS))
     query = select(*_WHO, *config_cache.VERSION_COLUMNS).where(*where)
     return query.with_for_update(of=_contacts) if lock else query
@@ -152,7 +153,7 @@ def _find(session: Session, org_id: str, *, by: str, key: str, lock: bool
     shape = (conn.dialect.name, by, lock)
     if shape not in _FIND:
         _FIND[shape] = _find_statement(conn.dialect.name, by=by, lock=lock)
-    row = conn.execute(_FIND[shape], {"org": org_id, "version_org": org_id, "key": key}).first()
+    row = conn.execute(_FIND[shape], {"org": org_id, "key": key}).first()
     if row is None:
         return None, None
     version = config_cache.version_of(row, len(_WHO))

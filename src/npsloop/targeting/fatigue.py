@@ -156,8 +156,11 @@ def facts_columns(*, recontact: bool, cap: bool) -> list[Any]:
             (select(func.max(func.coalesce(_inv.sent_at, _inv.send_at, _inv.created_at)))
              .where(*_contacted_since("recontact_since")).scalar_subquery() if recontact
              else null()).label("invited"),
+            # `org_id || ''`: the contact's own responses (contact_id index), not a walk of
+            # the organisation's window on (org_id, submitted_at), where SQLite would go.
             (select(func.max(_resp.submitted_at)).where(
-                _resp.contact_id == bindparam("contact_id"), _resp.org_id == bindparam("org_id"),
+                _resp.contact_id == bindparam("contact_id"),
+                _resp.org_id + "" == bindparam("org_id"),
                 _resp.submitted_at >= bindparam("recontact_since")).scalar_subquery()
              if recontact else null()).label("answered"),
             (select(func.count()).select_from(Invitation.__table__)
