@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from fastapi import HTTPException, Request, status
 from sqlalchemy import delete, select, update
@@ -30,7 +31,7 @@ from npsloop.notify.models import RateBucket
 from npsloop.notify.ratelimit import wait_seconds
 
 __all__ = ["RateLimit", "Limited", "client_address", "hit", "peek", "clear", "enforce",
-           "limit_widget_decide"]
+           "limit_widget_decide", "prune"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,14 @@ def limit_widget_decide(request: Request, session: Session, widget_key: str) -> 
     per_address = request.app.state.settings.widget_decides_per_minute
     enforce(request, session, "widget-decide", per_address=per_minute(per_address),
             per_key=per_minute(per_address * 10), key=widget_key)
+
+
+def prune(session: Session, *, idle_seconds: float, now: datetime | None = None) -> int:
+    """Deletes the buckets nobody touched for `idle_seconds` (every check and every robot
+    send stamps `updated_at`); returns how many. A bucket idle for longer than the longest
+    window in use holds only expired times, so deleting it changes no answer: the caller
+    passes at least that window. The caller commits."""
+    cutoff = (now or utcnow()) - timedelta(seconds=idle_seconds)
+    result = session.execute(delete(RateBucket).where(RateBucket.updated_at < cutoff)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
