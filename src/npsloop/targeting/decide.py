@@ -61,30 +61,6 @@ class Decision:
     extras: dict[str, object] = field(default_factory=dict)
 
 
-def active_triggers(session: Session, *, org_id: str, event: str, channels: tuple[str, ...],
-                    survey_id: str | None = None) -> list[Trigger]:
-    query = select(Trigger).where(Trigger.org_id == org_id, Trigger.event_name == event,
-                                  Trigger.active.is_(True), Trigger.channel.in_(channels))
-    if survey_id is not None:
-        query = query.where(Trigger.survey_id == survey_id)
-    return list(session.scalars(query.order_by(Trigger.created_at, Trigger.id)))
-
-
-def due_widget_invitation(session: Session, *, org_id: str, contact_id: str, now: datetime,
-                          survey_id: str | None = None) -> Invitation | None:
-    """A widget invitation a trigger scheduled for this contact, due, not expired, of a
-    survey still live."""
-    query = select(Invitation).join(Survey, Survey.id == Invitation.survey_id).where(
-        Survey.status == "live",
-        Invitation.contact_id == contact_id, Invitation.org_id == org_id,
-        Invitation.channel == "widget", Invitation.status == "scheduled",
-        Invitation.send_at <= now,
-        (Invitation.expires_at.is_(None)) | (Invitation.expires_at > now))
-    if survey_id is not None:
-        query = query.where(Invitation.survey_id == survey_id)
-    return session.scalar(query.order_by(Invitation.send_at).limit(1))
-
-
 def _conditions_refusal(trigger: TriggerLike, properties: dict | None,
                         language: str) -> list[Refusal]:
     failed = conds.failing(trigger.conditions or [], properties)
@@ -94,24 +70,8 @@ def _conditions_refusal(trigger: TriggerLike, properties: dict | None,
     return []
 
 
-def lock_contact(session: Session, contact_id: str) -> None:
-    """Serialises decisions for one contact until the caller commits, so two at once (two
-    workers, a double-clicked widget) cannot both pass the recontact window and both invite.
-    PostgreSQL locks the contact's row; SQLite takes its database write lock now rather than
-    at the first insert (a no-op UPDATE), so the second decision reads after the first.
-    (`decide` does the same in the statement that finds the contact: see `_FIND`.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Contact.id).where(Contact.id == contact_id).with_for_update())
-    else:
-        table = Contact.__table__
-        # Core, and updated_at set to itself: the column's onupdate must not touch it. Not
-        # the id: SQLite then checks every table that references contacts (some by scan).
-        session.execute(update(table).where(table.c.id == contact_id)
-                        .values(updated_at=table.c.updated_at))
-
-
 # -- one decision in four statements ---------------------------------------------------------
-# 1. find the contact, lock it (as `lock_contact`) and read the settings' version;
+# 1. find the contact, lock it and read the settings' version;
 # 2. per candidate: a waiting widget invitation (first candidate only), the segment and
 #    every fatigue fact, as scalar subqueries of one SELECT;
 # 3. the invitation, when eligible; 4. the decision log row.
@@ -125,7 +85,13 @@ _WHO = (_c.id, _c.email, _c.phone)
 
 def _find_statement(dialect: str, *, by: str, lock: bool) -> Any:
     """Statement 1: the contact's id, email, phone and the settings' version, by external id
-    or id; locked like `lock_contact` unless a dry run."""
+    or id. Unless a dry run, it serialises decisions for the contact until the caller
+    commits, so two at once (two workers, a double-clicked widget) cannot both pass the
+    recontact window and both invite: PostgreSQL locks the contact's row; SQLite takes its
+    database write lock now rather than at the first insert (a no-op UPDATE, RETURNING
+    what the SELECT would), so the second decision reads after the first. The UPDATE sets
+    updated_at to itself (Core: the column's onupdate must not touch it), not the id:
+    SQLite would then check every table that references contacts, some by a full scan."""
     # Parameter names differ from the column names: an UPDATE reserves those for its SET.
     where = [_c.org_id == bindparam("org")] if by == "external_id" else []
     where.append(_c[by] == bindparam("key"))
@@ -161,7 +127,8 @@ def _find(session: Session, org_id: str, *, by: str, key: str, lock: bool
 
 
 def _due_column(with_survey: bool) -> Any:
-    """`due_widget_invitation` as a scalar subquery (its id)."""
+    """A widget invitation a trigger scheduled for this contact, due, not expired, of a
+    survey still live (the first by send time): its id, as a scalar subquery."""
     where = [_surveys.status == "live", _inv.contact_id == bindparam("contact_id"),
              _inv.org_id == bindparam("org_id"), _inv.channel == "widget",
              _inv.status == "scheduled", _inv.send_at <= bindparam("now"),

@@ -14,8 +14,10 @@ caller's language and the numbers behind it. The rules, in the order they are re
                       so a retry in the same month gets the same answer;
   quiet_hours       - email/SMS during the organisation's quiet hours (local time).
 
-Every check is one query on an index keyed by the contact (no scans), so a decision costs
-a handful of milliseconds whatever the size of the organisation.
+Everything the rules need is read in one statement (`facts_columns`: a scalar subquery per
+fact, each on an index keyed by the contact, no scans), so a check costs one round trip
+whatever the size of the organisation; `judge` applies the rules to what was read, for
+`check` and for `decide`, which adds the columns to its own statement.
 """
 
 from __future__ import annotations
@@ -68,27 +70,6 @@ def contacted_at():  # noqa: ANN201 - a SQL expression
     return func.coalesce(Invitation.sent_at, Invitation.send_at, Invitation.created_at)
 
 
-def _invitations_since(org_id: str, contact_id: str, since: datetime, now: datetime):  # noqa: ANN202
-    return (Invitation.org_id == org_id, Invitation.contact_id == contact_id,
-            Invitation.status.not_in(NOT_CONTACTED),
-            # A widget invitation nobody showed before it expired never reached the contact.
-            or_(Invitation.status != "scheduled", Invitation.expires_at.is_(None),
-                Invitation.expires_at > now),
-            contacted_at() >= since)
-
-
-def last_contact(session: Session, *, org_id: str, contact_id: str, since: datetime,
-                 now: datetime) -> datetime | None:
-    """The latest invitation or response of the contact after `since` (any survey)."""
-    invited = session.scalar(select(func.max(contacted_at())).where(
-        *_invitations_since(org_id, contact_id, since, now)))
-    answered = session.scalar(select(func.max(Response.submitted_at)).where(
-        Response.contact_id == contact_id, Response.org_id == org_id,
-        Response.submitted_at >= since))
-    found = [_aware(m) for m in (invited, answered) if m is not None]
-    return max(found) if found else None
-
-
 def _aware(moment: datetime | str) -> datetime:
     # MAX() over a COALESCE loses the column type on SQLite: the value comes back as text.
     if isinstance(moment, str):
@@ -130,7 +111,9 @@ _FACTS: dict[tuple[bool, bool], list[Any]] = {}
 
 
 def _contacted_since(since: str) -> tuple[Any, ...]:
-    # fatigue's own _invitations_since, over bound parameters so the statement is built once.
+    # Invitations that count as contact since `since`, over bound parameters so the
+    # statement is built once. A widget invitation nobody showed before it expired never
+    # reached the contact.
     return (_inv.org_id == bindparam("org_id"), _inv.contact_id == bindparam("contact_id"),
             _inv.status.not_in(NOT_CONTACTED),
             or_(_inv.status != "scheduled", _inv.expires_at.is_(None),

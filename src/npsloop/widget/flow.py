@@ -84,23 +84,30 @@ def identify(session: Session, *, org_id: str, user_id: str, attributes: dict[st
 
 _inv = Invitation.__table__.c
 _surveys = Survey.__table__.c
-# Built once: the widget asks this on every page view, and building the statement cost more
-# than running it. Its id only; the invitation is loaded when there is one.
-_PENDING = (
-    select(_inv.id)
-    .select_from(Invitation.__table__.join(Survey.__table__, _surveys.id == _inv.survey_id))
-    .where(_inv.org_id == bindparam("org_id"), _inv.contact_id == bindparam("contact_id"),
-           _inv.channel == CHANNEL, _surveys.status == SurveyStatus.live.value,
-           or_(_inv.expires_at.is_(None), _inv.expires_at > bindparam("now")),
-           or_(_inv.status.in_(PENDING_STATUSES),
-               (_inv.status.in_(REOPEN_STATUSES))
-               & (_inv.opened_at > bindparam("reopen_since"))))
-    .order_by(_inv.created_at.desc(), _inv.id)
-    .limit(1)
-)
-_CONTACT_ID = select(Contact.__table__.c.id).where(
-    Contact.__table__.c.org_id == bindparam("org_id"),
-    Contact.__table__.c.external_id == bindparam("external_id"))
+_contacts = Contact.__table__.c
+
+
+def _pending_query(contact_id: Any) -> Any:
+    """The invitation waiting for the contact (its id): built once, as the widget asks this
+    on every page view and building the statement cost more than running it."""
+    return (
+        select(_inv.id)
+        .select_from(Invitation.__table__.join(Survey.__table__, _surveys.id == _inv.survey_id))
+        .where(_inv.org_id == bindparam("org_id"), _inv.contact_id == contact_id,
+               _inv.channel == CHANNEL, _surveys.status == SurveyStatus.live.value,
+               or_(_inv.expires_at.is_(None), _inv.expires_at > bindparam("now")),
+               or_(_inv.status.in_(PENDING_STATUSES),
+                   (_inv.status.in_(REOPEN_STATUSES))
+                   & (_inv.opened_at > bindparam("reopen_since"))))
+        .order_by(_inv.created_at.desc(), _inv.id)
+        .limit(1)
+    )
+
+
+_PENDING = _pending_query(bindparam("contact_id"))
+# The visitor's contact id and its waiting invitation in one round trip (track).
+_VISITOR = select(_contacts.id, _pending_query(_contacts.id).scalar_subquery()).where(
+    _contacts.org_id == bindparam("org_id"), _contacts.external_id == bindparam("external_id"))
 
 
 def pending_invitation(session: Session, *, org_id: str, contact_id: str,
@@ -130,9 +137,14 @@ def offer_for(session: Session, *, org_id: str, contact: Contact, event: str | N
 
 
 def _offer(session: Session, *, org_id: str, contact_id: str, external_id: str,
-           event: str | None, properties: dict[str, Any] | None, language: str) -> Offer:
-    now = utcnow()
-    pending = pending_invitation(session, org_id=org_id, contact_id=contact_id, now=now)
+           event: str | None, properties: dict[str, Any] | None, language: str,
+           now: datetime | None = None, pending_id: str | None = None,
+           pending_read: bool = False) -> Offer:
+    """`offer_for`; `pending_read`: the caller already looked for a waiting invitation
+    (`pending_id`, None when there is none) at `now`."""
+    now = now or utcnow()
+    pending = pending_invitation(session, org_id=org_id, contact_id=contact_id, now=now) \
+        if not pending_read else (session.get(Invitation, pending_id) if pending_id else None)
     if pending is not None:
         return Offer(pending, _delay(pending, now))
     if event is None:
@@ -158,12 +170,15 @@ def track(session: Session, *, org_id: str, user_id: str, event: str,
         field_name = {"contact_external_id": "user_id", "name": "event"}.get(exc.field, exc.field)
         raise WidgetError(field_name, exc.message) from exc
     session.commit()
-    contact_id = session.connection().execute(
-        _CONTACT_ID, {"org_id": org_id, "external_id": user_id}).scalar()
-    if contact_id is None:  # record_events creates unknown contacts; deleted in between
+    now = utcnow()
+    visitor = session.connection().execute(_VISITOR, {
+        "org_id": org_id, "external_id": user_id, "now": now,
+        "reopen_since": now - REOPEN_WITHIN}).first()
+    if visitor is None:  # record_events creates unknown contacts; deleted in between
         raise WidgetError("user_id", "unknown visitor", 409)
-    return _offer(session, org_id=org_id, contact_id=contact_id, external_id=user_id,
-                  event=event, properties=properties, language=language)
+    return _offer(session, org_id=org_id, contact_id=visitor[0], external_id=user_id,
+                  event=event, properties=properties, language=language, now=now,
+                  pending_id=visitor[1], pending_read=True)
 
 
 def load_invitation(session: Session, *, org_id: str, invitation_id: str) -> Invitation:
