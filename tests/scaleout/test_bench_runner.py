@@ -62,3 +62,21 @@ def test_cli_refuses_an_unknown_benchmark_name() -> None:
     outcome = CliRunner().invoke(app, ["bench", "--only", "nope"])
     assert outcome.exit_code == 2
     assert "unknown: nope" in outcome.output
+
+
+def test_the_real_decision_benchmark_lines_parse() -> None:
+    """bench_trigger_decision.report prints what _decision parses (label, median, p99)."""
+    import contextlib
+    import io
+
+    from bench import bench_trigger_decision
+    from bench.run import DECISION_LINE
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        bench_trigger_decision.report("widget track (event + decide)",
+                                      [(1.5, 1.0), (2.5, 1.25), (9.0, 2.0)], (0.25, 0.2))
+    match = DECISION_LINE.match(printed.getvalue().splitlines()[0])
+    assert match is not None
+    assert match["label"].strip() == "widget track (event + decide)"
+    assert float(match["p50"]) == 2.5 and float(match["p99"]) == 9.0

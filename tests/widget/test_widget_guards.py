@@ -189,3 +189,32 @@ def test_identity_verification_refuses_unsigned_or_forged_users(client, bare_org
                        json={"verify_identity": False})
     assert off.json()["identity_secret"] is None
     assert call(site, "identify", {"user_id": "u-44"}).status_code == 200
+
+
+def test_deciding_calls_share_one_budget_across_processes(app, site, call):
+    """identify/track count in the database too: a process with fresh memory (here: the
+    in-memory windows emptied) still sees the calls the others let through."""
+    app.state.settings = app.state.settings.model_copy(update={"widget_decides_per_minute": 2})
+    assert [call(site, "identify", {"user_id": "u"}).status_code for _ in range(2)] == [200, 200]
+    public.PER_CLIENT.reset()
+    public.PER_KEY.reset()
+    limited = call(site, "track", {"user_id": "u", "event": "order_paid"})
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["access-control-allow-origin"] == SHOP  # the page can read it
+    assert "widget-decide" in limited.json()["detail"]
+    # Marking a shown popup does not decide: only the local bound applies to it.
+    assert call(site, "shown", {"ticket": "nodot"}).status_code == 403
+
+
+def test_sliding_window_drops_keys_whose_calls_expired():
+    window = SlidingWindow(limit=5, per_seconds=10)
+    window.hit("a", now=0)
+    window.hit("b", now=1)
+    window.hit("c", now=9)
+    assert len(window) == 3
+    window.hit("d", now=10.5)  # "a" left the window: dropped on the way
+    assert "a" not in window._hits and len(window) == 3
+    assert window.prune(now=18.5) == 1  # "b"; "c" (9) is still inside, "d" after it too
+    assert list(window._hits) == ["c", "d"]
+    assert window.prune(now=100) == 2 and len(window) == 0

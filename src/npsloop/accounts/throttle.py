@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from fastapi import HTTPException, Request, status
 from sqlalchemy import delete, select, update
@@ -30,7 +31,7 @@ from npsloop.notify.models import RateBucket
 from npsloop.notify.ratelimit import wait_seconds
 
 __all__ = ["RateLimit", "Limited", "client_address", "hit", "peek", "clear", "enforce",
-           "limit_widget_decide"]
+           "limit_widget_decide", "prune"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,16 @@ def _locked_row(session: Session, key: str) -> list[float]:
 def _check(session: Session, key: str, limits: Sequence[RateLimit], *, record: bool,
            record_when_limited: bool = False) -> Limited | None:
     session.commit()  # the caller's pending work is its own; start a fresh transaction
+    limited = _count(session, key, limits, record=record,
+                     record_when_limited=record_when_limited)
+    session.commit()
+    return limited
+
+
+def _count(session: Session, key: str, limits: Sequence[RateLimit], *, record: bool,
+           record_when_limited: bool = False) -> Limited | None:
+    """`_check` inside the caller's transaction (which must commit soon: the row stays
+    locked until then)."""
     recent_all = _locked_row(session, key)
     now = time.time()
     horizon = max(limit.per_seconds for limit in limits)
@@ -76,7 +87,6 @@ def _check(session: Session, key: str, limits: Sequence[RateLimit], *, record: b
     if record and (wait <= 0 or record_when_limited):
         recent.append(now)
     session.execute(update(RateBucket).where(RateBucket.key == key).values(sent_at=recent))
-    session.commit()
     return Limited(wait) if wait > 0 else None
 
 
@@ -108,10 +118,19 @@ def enforce(request: Request, session: Session, scope: str,
     checks = [(f"{scope}:addr", client_address(request), per_address)]
     if key is not None:
         checks.append((f"{scope}:key", key, per_key))
+    # Every bucket in one transaction (one commit, not one per bucket: a commit is a disk
+    # flush on PostgreSQL), always in this order, so two requests cannot deadlock; as
+    # `hit` each, and the first bucket over its limit stops the count.
+    session.commit()
+    limited = None
     for bucket_scope, who, limits in checks:
-        limited = hit(session, bucket_scope, who, limits)
-        if limited is not None:
-            raise too_many(limited, scope)
+        if limits:
+            limited = _count(session, bucket_key(bucket_scope, who), limits, record=True)
+            if limited is not None:
+                break
+    session.commit()
+    if limited is not None:
+        raise too_many(limited, scope)
 
 
 def too_many(limited: Limited, scope: str) -> HTTPException:
@@ -133,3 +152,14 @@ def limit_widget_decide(request: Request, session: Session, widget_key: str) -> 
     per_address = request.app.state.settings.widget_decides_per_minute
     enforce(request, session, "widget-decide", per_address=per_minute(per_address),
             per_key=per_minute(per_address * 10), key=widget_key)
+
+
+def prune(session: Session, *, idle_seconds: float, now: datetime | None = None) -> int:
+    """Deletes the buckets nobody touched for `idle_seconds` (every check and every robot
+    send stamps `updated_at`); returns how many. A bucket idle for longer than the longest
+    window in use holds only expired times, so deleting it changes no answer: the caller
+    passes at least that window. The caller commits."""
+    cutoff = (now or utcnow()) - timedelta(seconds=idle_seconds)
+    result = session.execute(delete(RateBucket).where(RateBucket.updated_at < cutoff)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)

@@ -89,11 +89,14 @@ _clauses = _ClauseCache()
 
 def predicate(
     session: Session, org_id: str, rules: Any, *, single: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, timezone: str | None = None,
 ) -> ColumnElement[bool]:
-    """The segment as a WHERE clause over `contacts` (validated first; RuleError if bad)."""
-    org = get_organization(session, org_id)
-    zone_name = org.timezone if org and org.timezone else "UTC"
+    """The segment as a WHERE clause over `contacts` (validated first; RuleError if bad).
+    `timezone`: the organisation's, when the caller has it (saves reading it again)."""
+    if timezone is None:
+        org = get_organization(session, org_id)
+        timezone = org.timezone if org and org.timezone else "UTC"
+    zone_name = timezone
     moment = now or utcnow().replace(second=0, microsecond=0)
     dialect = session.get_bind().dialect.name
     try:

@@ -131,6 +131,10 @@ class Invitation(IdMixin, Base):
         Index("ix_invitations_due", "status", "send_at"),
         Index("ix_invitations_org_survey_created", "org_id", "survey_id", "created_at"),
         Index("ix_invitations_contact", "contact_id", "created_at"),
+        # The widget's "is an invitation waiting for this visitor?" (added by targeting's
+        # migration 8b2d4f6a0004): without it both databases walk every due invitation.
+        Index("ix_invitations_contact_channel_status", "contact_id", "channel", "status",
+              "send_at"),
         Index("ix_invitations_message", "message_id"),
     )
 

@@ -14,8 +14,10 @@ caller's language and the numbers behind it. The rules, in the order they are re
                       so a retry in the same month gets the same answer;
   quiet_hours       - email/SMS during the organisation's quiet hours (local time).
 
-Every check is one query on an index keyed by the contact (no scans), so a decision costs
-a handful of milliseconds whatever the size of the organisation.
+Everything the rules need is read in one statement (`facts_columns`: a scalar subquery per
+fact, each on an index keyed by the contact, no scans), so a check costs one round trip
+whatever the size of the organisation; `judge` applies the rules to what was read, for
+`check` and for `decide`, which adds the columns to its own statement.
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from npsloop.contacts.models import Contact
 from npsloop.core.db import utcnow
 from npsloop.core.i18n import translate
-from npsloop.distribution import service as distribution
-from npsloop.distribution.models import Invitation
+from npsloop.distribution.models import Invitation, Unsubscribe
 from npsloop.responses.models import Response
 from npsloop.surveys.models import Survey
 from npsloop.targeting.models import DecisionLog
@@ -69,27 +70,6 @@ def contacted_at():  # noqa: ANN201 - a SQL expression
     return func.coalesce(Invitation.sent_at, Invitation.send_at, Invitation.created_at)
 
 
-def _invitations_since(org_id: str, contact_id: str, since: datetime, now: datetime):  # noqa: ANN202
-    return (Invitation.org_id == org_id, Invitation.contact_id == contact_id,
-            Invitation.status.not_in(NOT_CONTACTED),
-            # A widget invitation nobody showed before it expired never reached the contact.
-            or_(Invitation.status != "scheduled", Invitation.expires_at.is_(None),
-                Invitation.expires_at > now),
-            contacted_at() >= since)
-
-
-def last_contact(session: Session, *, org_id: str, contact_id: str, since: datetime,
-                 now: datetime) -> datetime | None:
-    """The latest invitation or response of the contact after `since` (any survey)."""
-    invited = session.scalar(select(func.max(contacted_at())).where(
-        *_invitations_since(org_id, contact_id, since, now)))
-    answered = session.scalar(select(func.max(Response.submitted_at)).where(
-        Response.contact_id == contact_id, Response.org_id == org_id,
-        Response.submitted_at >= since))
-    found = [_aware(m) for m in (invited, answered) if m is not None]
-    return max(found) if found else None
-
-
 def _aware(moment: datetime | str) -> datetime:
     # MAX() over a COALESCE loses the column type on SQLite: the value comes back as text.
     if isinstance(moment, str):
@@ -112,47 +92,114 @@ def sampled_in(rules: Effective, *, survey_id: str, contact_id: str, now: dateti
     return bucket < rules.sampling_percent, period
 
 
-def check(
-    session: Session, *, org_id: str, contact_id: str, survey_id: str, channel: str,
-    now: datetime | None = None, language: str = "en", include_quiet_hours: bool = True,
-) -> list[Refusal]:
-    """Every rule that forbids inviting now ([] = may invite). `include_quiet_hours=False`
-    leaves quiet hours to the caller, which then holds the send with `next_allowed_send`."""
-    now = now or utcnow()
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.org_id != org_id:
-        return [refusal("unknown_contact", language, contact_id=contact_id)]
-    # Columns only: loading the Survey entity would also load its questions.
-    survey = session.execute(select(Survey.name, Survey.status).where(
-        Survey.id == survey_id, Survey.org_id == org_id)).first()
-    if survey is None:
+@dataclass(frozen=True)
+class Facts:
+    """What the rules need to know about one contact and survey, read in one statement."""
+
+    survey_name: str | None  # None: no such survey in the organisation
+    survey_status: str | None
+    unsubscribed: bool
+    last_contact: datetime | None  # latest invitation or answer inside the recontact window
+    sent: int  # invitations inside the cap window (0 without a cap)
+
+
+_inv = Invitation.__table__.c
+_resp = Response.__table__.c
+_surveys = Survey.__table__.c
+_unsub = Unsubscribe.__table__.c
+_FACTS: dict[tuple[bool, bool], list[Any]] = {}
+
+
+def _contacted_since(since: str) -> tuple[Any, ...]:
+    # Invitations that count as contact since `since`, over bound parameters so the
+    # statement is built once. A widget invitation nobody showed before it expired never
+    # reached the contact.
+    return (_inv.org_id == bindparam("org_id"), _inv.contact_id == bindparam("contact_id"),
+            _inv.status.not_in(NOT_CONTACTED),
+            or_(_inv.status != "scheduled", _inv.expires_at.is_(None),
+                _inv.expires_at > bindparam("now")),
+            func.coalesce(_inv.sent_at, _inv.send_at, _inv.created_at) >= bindparam(since))
+
+
+def facts_columns(*, recontact: bool, cap: bool) -> list[Any]:
+    """The columns of `Facts` as scalar subqueries over bound parameters (org_id,
+    contact_id, survey_id, channel, now, recontact_since, cap_since), to select on their
+    own or beside other columns: one round trip for every rule."""
+    key = (recontact, cap)
+    if key not in _FACTS:
+        survey = (_surveys.id == bindparam("survey_id"), _surveys.org_id == bindparam("org_id"))
+        columns: list[Any] = [
+            select(_surveys.name).where(*survey).scalar_subquery().label("survey_name"),
+            select(_surveys.status).where(*survey).scalar_subquery().label("survey_status"),
+            # distribution.is_unsubscribed: this channel, or all of them.
+            select(_unsub.id).where(
+                _unsub.org_id == bindparam("org_id"), _unsub.contact_id == bindparam("contact_id"),
+                or_(_unsub.channel == bindparam("channel"), _unsub.channel == "all"),
+            ).exists().label("unsubscribed"),
+            (select(func.max(func.coalesce(_inv.sent_at, _inv.send_at, _inv.created_at)))
+             .where(*_contacted_since("recontact_since")).scalar_subquery() if recontact
+             else null()).label("invited"),
+            # `org_id || ''`: the contact's own responses (contact_id index), not a walk of
+            # the organisation's window on (org_id, submitted_at), where SQLite would go.
+            (select(func.max(_resp.submitted_at)).where(
+                _resp.contact_id == bindparam("contact_id"),
+                _resp.org_id + "" == bindparam("org_id"),
+                _resp.submitted_at >= bindparam("recontact_since")).scalar_subquery()
+             if recontact else null()).label("answered"),
+            (select(func.count()).select_from(Invitation.__table__)
+             .where(*_contacted_since("cap_since")).scalar_subquery() if cap
+             else literal(0)).label("sent"),
+        ]
+        _FACTS[key] = columns
+    return _FACTS[key]
+
+
+def facts_params(rules: Effective, *, org_id: str, contact_id: str, survey_id: str,
+                 channel: str, now: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {"org_id": org_id, "contact_id": contact_id,
+                              "survey_id": survey_id, "channel": channel, "now": now}
+    if rules.recontact_days > 0:
+        params["recontact_since"] = now - timedelta(days=rules.recontact_days)
+    if rules.cap_count and rules.cap_days:
+        params["cap_since"] = now - timedelta(days=rules.cap_days)
+    return params
+
+
+def facts_shape(rules: Effective) -> dict[str, bool]:
+    return {"recontact": rules.recontact_days > 0, "cap": bool(rules.cap_count and rules.cap_days)}
+
+
+def facts_from(row: Any) -> Facts:
+    """Facts from a row holding the `facts_columns` (by label)."""
+    found = [_aware(m) for m in (row.invited, row.answered) if m is not None]
+    return Facts(survey_name=row.survey_name, survey_status=row.survey_status,
+                 unsubscribed=bool(row.unsubscribed), last_contact=max(found) if found else None,
+                 sent=int(row.sent or 0))
+
+
+def judge(facts: Facts, rules: Effective, *, survey_id: str, contact_id: str,
+          email: str | None, phone: str | None, channel: str, now: datetime, language: str,
+          include_quiet_hours: bool) -> list[Refusal]:
+    """The rules applied to what was read (see `check`)."""
+    if facts.survey_status is None:
         return [refusal("unknown_survey", language, survey_id=survey_id)]
     found: list[Refusal] = []
-    if survey.status != "live":
-        found.append(refusal("survey_inactive", language, survey=survey.name,
-                             status=survey.status))
-    if distribution.is_unsubscribed(session, org_id=org_id, contact_id=contact_id,
-                                    channel=channel):
+    if facts.survey_status != "live":
+        found.append(refusal("survey_inactive", language, survey=facts.survey_name,
+                             status=facts.survey_status))
+    if facts.unsubscribed:
         found.append(refusal("unsubscribed", language, channel=channel))
-    if (channel == "email" and not contact.email) or (channel == "sms" and not contact.phone):
+    if (channel == "email" and not email) or (channel == "sms" and not phone):
         found.append(refusal("no_address", language, channel=channel))
-    rules = effective_policy(session, org_id=org_id, survey_id=survey_id)
-    if rules.recontact_days > 0:
-        since = now - timedelta(days=rules.recontact_days)
-        last = last_contact(session, org_id=org_id, contact_id=contact_id, since=since, now=now)
-        if last is not None:
-            found.append(refusal(
-                "recontact_window", language, days=rules.recontact_days,
-                source=rules.recontact_source, last_contact=_stamp(last, rules.timezone),
-                next_allowed=_stamp(last + timedelta(days=rules.recontact_days),
-                                    rules.timezone)))
-    if rules.cap_count and rules.cap_days:
-        since = now - timedelta(days=rules.cap_days)
-        sent = session.scalar(select(func.count()).select_from(Invitation).where(
-            *_invitations_since(org_id, contact_id, since, now))) or 0
-        if sent >= rules.cap_count:
-            found.append(refusal("invitation_cap", language, count=sent, cap=rules.cap_count,
-                                 days=rules.cap_days))
+    if rules.recontact_days > 0 and facts.last_contact is not None:
+        last = facts.last_contact
+        found.append(refusal(
+            "recontact_window", language, days=rules.recontact_days,
+            source=rules.recontact_source, last_contact=_stamp(last, rules.timezone),
+            next_allowed=_stamp(last + timedelta(days=rules.recontact_days), rules.timezone)))
+    if rules.cap_count and rules.cap_days and facts.sent >= rules.cap_count:
+        found.append(refusal("invitation_cap", language, count=facts.sent, cap=rules.cap_count,
+                             days=rules.cap_days))
     inside, period = sampled_in(rules, survey_id=survey_id, contact_id=contact_id, now=now)
     if not inside:
         found.append(refusal("sampling", language, percent=f"{rules.sampling_percent:g}",
@@ -165,6 +212,27 @@ def check(
                                  end=rules.quiet_end, timezone=rules.timezone,
                                  next_allowed=_stamp(until, rules.timezone)))
     return found
+
+
+def check(
+    session: Session, *, org_id: str, contact_id: str, survey_id: str, channel: str,
+    now: datetime | None = None, language: str = "en", include_quiet_hours: bool = True,
+) -> list[Refusal]:
+    """Every rule that forbids inviting now ([] = may invite). `include_quiet_hours=False`
+    leaves quiet hours to the caller, which then holds the send with `next_allowed_send`."""
+    now = now or utcnow()
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.org_id != org_id:
+        return [refusal("unknown_contact", language, contact_id=contact_id)]
+    rules = effective_policy(session, org_id=org_id, survey_id=survey_id)
+    session.flush()  # the statement below goes to the connection, past the autoflush
+    row = session.connection().execute(
+        select(*facts_columns(**facts_shape(rules))),
+        facts_params(rules, org_id=org_id, contact_id=contact_id, survey_id=survey_id,
+                     channel=channel, now=now)).one()
+    return judge(facts_from(row), rules, survey_id=survey_id, contact_id=contact_id,
+                 email=contact.email, phone=contact.phone, channel=channel, now=now,
+                 language=language, include_quiet_hours=include_quiet_hours)
 
 
 def next_allowed_send(session: Session, *, org_id: str, at: datetime) -> datetime:

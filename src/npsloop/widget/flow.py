@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from npsloop.contacts import service as contacts
@@ -82,22 +82,42 @@ def identify(session: Session, *, org_id: str, user_id: str, attributes: dict[st
     return contact
 
 
+_inv = Invitation.__table__.c
+_surveys = Survey.__table__.c
+_contacts = Contact.__table__.c
+
+
+def _pending_query(contact_id: Any) -> Any:
+    """The invitation waiting for the contact (its id): built once, as the widget asks this
+    on every page view and building the statement cost more than running it."""
+    return (
+        select(_inv.id)
+        .select_from(Invitation.__table__.join(Survey.__table__, _surveys.id == _inv.survey_id))
+        .where(_inv.org_id == bindparam("org_id"), _inv.contact_id == contact_id,
+               _inv.channel == CHANNEL, _surveys.status == SurveyStatus.live.value,
+               or_(_inv.expires_at.is_(None), _inv.expires_at > bindparam("now")),
+               or_(_inv.status.in_(PENDING_STATUSES),
+                   (_inv.status.in_(REOPEN_STATUSES))
+                   & (_inv.opened_at > bindparam("reopen_since"))))
+        .order_by(_inv.created_at.desc(), _inv.id)
+        .limit(1)
+    )
+
+
+_PENDING = _pending_query(bindparam("contact_id"))
+# The visitor's contact id and its waiting invitation in one round trip (track).
+_VISITOR = select(_contacts.id, _pending_query(_contacts.id).scalar_subquery()).where(
+    _contacts.org_id == bindparam("org_id"), _contacts.external_id == bindparam("external_id"))
+
+
 def pending_invitation(session: Session, *, org_id: str, contact_id: str,
                        now: datetime | None = None) -> Invitation | None:
     now = now or utcnow()
-    query = (
-        select(Invitation)
-        .join(Survey, Survey.id == Invitation.survey_id)
-        .where(Invitation.org_id == org_id, Invitation.contact_id == contact_id,
-               Invitation.channel == CHANNEL, Survey.status == SurveyStatus.live.value,
-               or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
-               or_(Invitation.status.in_(PENDING_STATUSES),
-                   (Invitation.status.in_(REOPEN_STATUSES))
-                   & (Invitation.opened_at > now - REOPEN_WITHIN)))
-        .order_by(Invitation.created_at.desc(), Invitation.id)
-        .limit(1)
-    )
-    return session.scalar(query)
+    session.flush()  # the statement goes to the connection, past the autoflush
+    found = session.connection().execute(_PENDING, {
+        "org_id": org_id, "contact_id": contact_id, "now": now,
+        "reopen_since": now - REOPEN_WITHIN}).scalar()
+    return session.get(Invitation, found) if found is not None else None
 
 
 def _delay(invitation: Invitation, now: datetime) -> int:
@@ -111,13 +131,25 @@ def offer_for(session: Session, *, org_id: str, contact: Contact, event: str | N
     """A pending invitation first; else, for an event, a new decision. Without an event
     (identify on page load) nothing is decided: triggers fire on events, and logging a
     "no trigger" refusal for every page view would drown the decision log."""
-    now = utcnow()
-    pending = pending_invitation(session, org_id=org_id, contact_id=contact.id, now=now)
+    return _offer(session, org_id=org_id, contact_id=contact.id,
+                  external_id=contact.external_id, event=event, properties=properties,
+                  language=language)
+
+
+def _offer(session: Session, *, org_id: str, contact_id: str, external_id: str,
+           event: str | None, properties: dict[str, Any] | None, language: str,
+           now: datetime | None = None, pending_id: str | None = None,
+           pending_read: bool = False) -> Offer:
+    """`offer_for`; `pending_read`: the caller already looked for a waiting invitation
+    (`pending_id`, None when there is none) at `now`."""
+    now = now or utcnow()
+    pending = pending_invitation(session, org_id=org_id, contact_id=contact_id, now=now) \
+        if not pending_read else (session.get(Invitation, pending_id) if pending_id else None)
     if pending is not None:
         return Offer(pending, _delay(pending, now))
     if event is None:
         return Offer()
-    decision = decide(session, org_id=org_id, contact_external_id=contact.external_id,
+    decision = decide(session, org_id=org_id, contact_external_id=external_id,
                       event=event, properties=properties, channel=CHANNEL, now=now,
                       language=language)
     session.commit()
@@ -138,11 +170,15 @@ def track(session: Session, *, org_id: str, user_id: str, event: str,
         field_name = {"contact_external_id": "user_id", "name": "event"}.get(exc.field, exc.field)
         raise WidgetError(field_name, exc.message) from exc
     session.commit()
-    contact = contacts.get_by_external_id(session, org_id=org_id, external_id=user_id)
-    if contact is None:  # record_events creates unknown contacts; deleted in between
+    now = utcnow()
+    visitor = session.connection().execute(_VISITOR, {
+        "org_id": org_id, "external_id": user_id, "now": now,
+        "reopen_since": now - REOPEN_WITHIN}).first()
+    if visitor is None:  # record_events creates unknown contacts; deleted in between
         raise WidgetError("user_id", "unknown visitor", 409)
-    return offer_for(session, org_id=org_id, contact=contact, event=event,
-                     properties=properties, language=language)
+    return _offer(session, org_id=org_id, contact_id=visitor[0], external_id=user_id,
+                  event=event, properties=properties, language=language, now=now,
+                  pending_id=visitor[1], pending_read=True)
 
 
 def load_invitation(session: Session, *, org_id: str, invitation_id: str) -> Invitation:

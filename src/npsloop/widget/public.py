@@ -27,12 +27,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from npsloop.accounts import throttle
 from npsloop.core.deps import SessionDep
 from npsloop.core.i18n import negotiate, normalize_language
 from npsloop.distribution.models import Invitation
@@ -116,6 +117,15 @@ def _limit(key: str, client: str) -> None:
     if wait > 0:
         raise Rejection(429, "too many widget calls; slow down",
                         {"Retry-After": str(int(wait) + 1)})
+
+
+def _shared_limit(request: Request, db: Session, key: str) -> None:
+    """The budget shared by every process (see ratelimit.py), for a key that exists: an
+    unknown key was refused already and leaves no row behind."""
+    try:
+        throttle.limit_widget_decide(request, db, key)
+    except HTTPException as exc:
+        raise Rejection(exc.status_code, exc.detail, dict(exc.headers or {})) from exc
 
 
 def _site_key(db: Session, key: str, origin: str | None) -> SiteKey:
@@ -252,6 +262,8 @@ ACTIONS: dict[str, Callable[[Request, Session, SiteKey, bytes], dict[str, Any]]]
     "identify": _identify, "track": _track, "shown": _marker("opened"),
     "dismissed": _marker("dismissed"), "answer": _answer,
 }
+# The calls that store events and decide: they count against the shared budget too.
+DECIDING = ("identify", "track")
 
 
 def _run(request: Request, db: Session, key: str, action: str, origin: str | None,
@@ -262,6 +274,8 @@ def _run(request: Request, db: Session, key: str, action: str, origin: str | Non
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=NO_STORE)
     headers = {**NO_STORE, **_cors(origin)}
     try:
+        if action in DECIDING:
+            _shared_limit(request, db, key)
         result = ACTIONS[action](request, db, site_key, body)
     except Rejection as exc:
         db.rollback()
