@@ -11,25 +11,21 @@ what the per-contact checks and the notify queue cost on top of writing the rows
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-from sqlalchemy import delete, insert, text
+from sqlalchemy import Engine, delete, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.bench_segments import on_each_backend
 from npsloop.accounts.service import create_organization
 from npsloop.contacts.models import Contact, Segment
-from npsloop.core.db import make_engine, new_id, utcnow
-from npsloop.core.migrate import upgrade
+from npsloop.core.db import new_id, utcnow
 from npsloop.distribution import campaigns, dispatch
 from npsloop.distribution.models import Invitation
 from npsloop.notify import service as notify
 from npsloop.notify.crypto import SecretBox
 from npsloop.surveys.models import Survey
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def setup(factory: sessionmaker[Session], contacts: int) -> dict[str, str]:
@@ -76,9 +72,7 @@ def baseline(factory: sessionmaker[Session], ids: dict[str, str], contacts: int)
     return took
 
 
-def run(name: str, url: str, contacts: int) -> None:
-    upgrade(url)
-    engine = make_engine(url)
+def run(engine: Engine, name: str, contacts: int) -> None:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     ids = setup(factory, contacts)
     floor = baseline(factory, ids, contacts)
@@ -98,7 +92,6 @@ def run(name: str, url: str, contacts: int) -> None:
           f"({result['invited'] / create_s:,.0f}/s; bare insert {floor:.2f} s, ratio "
           f"{create_s / floor:.0f}x), {totals['sent']:,} emails queued in {enqueue_s:5.1f} s "
           f"({totals['sent'] / enqueue_s:,.0f}/s); total {create_s + enqueue_s:.1f} s")
-    engine.dispose()
 
 
 def main() -> None:
@@ -106,24 +99,9 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--backend", choices=("both", "sqlite", "postgresql"), default="both")
     args = parser.parse_args()
-    if args.backend in ("both", "sqlite"):
-        with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.contacts)
-    if args.backend in ("both", "postgresql"):
-        name = f"npsloop_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # noqa: BLE001 - no server: SQLite only
-            print(f"postgresql skipped: {exc.__class__.__name__}")
-            return
-        try:
-            run("postgresql", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.contacts)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    backends = argparse.Namespace(no_sqlite=args.backend == "postgresql",
+                                  no_postgres=args.backend == "sqlite")
+    on_each_backend(backends, lambda engine, name: run(engine, name, args.contacts))
 
 
 if __name__ == "__main__":

@@ -15,24 +15,20 @@ costs at the least.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.bench_segments import on_each_backend
 from npsloop.accounts.service import create_organization
-from npsloop.core.db import make_engine
-from npsloop.core.migrate import upgrade
 from npsloop.notify import receipts
 from npsloop.notify import service as notify
 from npsloop.notify.base import Notice
 from npsloop.notify.crypto import SecretBox
 from npsloop.notify.models import NotifyChannel, NotifyMessage, SmsReceipt
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PUSH = 100  # reports per push (the vendors batch theirs)
 
 
@@ -96,9 +92,7 @@ def baseline(factory: sessionmaker[Session], channel_id: str) -> float:
     return time.perf_counter() - started
 
 
-def run(name: str, url: str, count: int) -> None:
-    upgrade(url)
-    engine = make_engine(url)
+def run(engine: Engine, name: str, count: int) -> None:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     floor_channel, _ = setup(factory, count)
     floor = baseline(factory, floor_channel)
@@ -111,7 +105,6 @@ def run(name: str, url: str, count: int) -> None:
           f"{first_s / floor:.1f}x); pushed again (all duplicates) in {again_s:5.2f} s "
           f"({count / again_s:,.0f}/s); delivered {first.delivered:,}, bounced "
           f"{first.failed:,}")
-    engine.dispose()
 
 
 def main() -> None:
@@ -119,24 +112,9 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=5_000)
     parser.add_argument("--backend", choices=("both", "sqlite", "postgresql"), default="both")
     args = parser.parse_args()
-    if args.backend in ("both", "sqlite"):
-        with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.receipts)
-    if args.backend in ("both", "postgresql"):
-        name = f"npsloop_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # noqa: BLE001 - no server: SQLite only
-            print(f"postgresql skipped: {exc.__class__.__name__}")
-            return
-        try:
-            run("postgresql", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.receipts)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    backends = argparse.Namespace(no_sqlite=args.backend == "postgresql",
+                                  no_postgres=args.backend == "sqlite")
+    on_each_backend(backends, lambda engine, name: run(engine, name, args.receipts))
 
 
 if __name__ == "__main__":
