@@ -15,6 +15,22 @@ from tests.distribution.helpers import LINK, deliver_all
 from tests.notify.servers import AliyunSmsServer, TencentSmsServer
 
 
+def sms_vendor(vendor: str, *, aliyun_params: dict[str, str] | None = None
+               ) -> tuple[AliyunSmsServer | TencentSmsServer, dict]:
+    """A local fake of the vendor's SMS API and the channel config that sends through it."""
+    if vendor == "aliyun_sms":
+        aliyun = AliyunSmsServer()
+        return aliyun, {"access_key_id": aliyun.key_id, "access_key_secret": aliyun.key_secret,
+                        "sign_name": "鲜达", "template_code": "SMS_NPS1", "protocol": "http",
+                        "endpoint": aliyun.endpoint, "timeout_seconds": 5,
+                        "template_params": aliyun_params or {"link": "link"}}
+    tencent = TencentSmsServer()
+    return tencent, {"secret_id": tencent.secret_id, "secret_key": tencent.secret_key,
+                     "sdk_app_id": "1400000", "template_id": "449739", "sign_name": "鲜达",
+                     "endpoint": tencent.endpoint, "protocol": "http", "timeout_seconds": 5,
+                     "template_params": ["link"]}
+
+
 def _contacts(client, org, phones: list[str]) -> str:
     people = [{"external_id": f"M-{i}", "phone": phone, "name": f"客户{i}",
                "attributes": {"plan": "gold"}} for i, phone in enumerate(phones)]
@@ -38,19 +54,10 @@ def _send(client, org, survey, segment_id: str, channel_id: str) -> dict:
 @pytest.mark.parametrize("vendor", ["aliyun_sms", "tencent_sms"])
 def test_sms_campaign_through_vendor_sdk(vendor, client, db, db_factory, org, survey,
                                          settings):
+    server, config = sms_vendor(vendor, aliyun_params={"org": "text:鲜达", "link": "link"})
     if vendor == "aliyun_sms":
-        server = AliyunSmsServer()
-        config = {"access_key_id": server.key_id, "access_key_secret": server.key_secret,
-                  "sign_name": "鲜达", "template_code": "SMS_NPS1", "protocol": "http",
-                  "endpoint": server.endpoint, "timeout_seconds": 5,
-                  "template_params": {"org": "text:鲜达", "link": "link"}}
         phones = ["13800000001", "13800000002"]  # contacts store them as +86 (E.164)
     else:
-        server = TencentSmsServer()
-        config = {"secret_id": server.secret_id, "secret_key": server.secret_key,
-                  "sdk_app_id": "1400000", "template_id": "449739", "sign_name": "鲜达",
-                  "endpoint": server.endpoint, "protocol": "http", "timeout_seconds": 5,
-                  "template_params": ["link"]}
         phones = ["+8613800000001", "+8613800000002"]
     try:
         channel = client.post("/api/v1/notify/channels", headers=org.headers, json={

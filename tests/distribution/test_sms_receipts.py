@@ -14,24 +14,13 @@ from npsloop.distribution import dispatch
 from npsloop.distribution.models import Invitation
 from npsloop.notify.models import NotifyMessage, SmsReceipt
 from tests.distribution.helpers import deliver_all
-from tests.notify.servers import AliyunSmsServer, TencentSmsServer
+from tests.distribution.test_campaign_sms import sms_vendor
 
 PHONES = ["+8613800000001", "+8613800000002", "+8613800000003"]
 
 
 def _vendor(vendor: str, *, receipts: bool = True):
-    if vendor == "aliyun_sms":
-        server = AliyunSmsServer()
-        config = {"access_key_id": server.key_id, "access_key_secret": server.key_secret,
-                  "sign_name": "鲜达", "template_code": "SMS_NPS1", "protocol": "http",
-                  "endpoint": server.endpoint, "timeout_seconds": 5,
-                  "template_params": {"link": "link"}}
-    else:
-        server = TencentSmsServer()
-        config = {"secret_id": server.secret_id, "secret_key": server.secret_key,
-                  "sdk_app_id": "1400000", "template_id": "449739", "sign_name": "鲜达",
-                  "endpoint": server.endpoint, "protocol": "http", "timeout_seconds": 5,
-                  "template_params": ["link"]}
+    server, config = sms_vendor(vendor)
     return server, {**config, "receipts": receipts}
 
 
