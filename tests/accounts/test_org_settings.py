@@ -1,11 +1,10 @@
 """The organisation's settings: API and page, validation naming the field, the audit entry,
-the time zone hook, and survey pages framed only by the sites the organisation allows."""
+and survey pages framed only by the sites the organisation allows."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from npsloop.accounts import org_settings
 from npsloop.accounts.models import AuditLog, Role
 from tests.plans.test_plan_pages import csrf, login, post_form
 from tests.responses.test_public_page import token_of
@@ -68,19 +67,6 @@ def test_only_the_owner_changes_settings(client, org, role_key):
         answer = client.patch("/api/v1/org", headers=role_key(org.org_id, role),
                               json={"name": "Taken over"})
         assert answer.status_code == 403
-
-
-def test_time_zone_change_calls_the_registered_rebuilds(client, org, role_key):
-    calls: list[str] = []
-    org_settings.TIMEZONE_CHANGED.append(lambda session, org_id: calls.append(org_id))
-    try:
-        owner = role_key(org.org_id, Role.owner)
-        client.patch("/api/v1/org", headers=owner, json={"name": "Same zone"})
-        assert calls == []
-        client.patch("/api/v1/org", headers=owner, json={"timezone": "America/New_York"})
-        assert calls == [org.org_id]
-    finally:
-        org_settings.TIMEZONE_CHANGED.pop()
 
 
 def test_survey_pages_are_framed_only_by_allowed_sites(client, org, survey, role_key):

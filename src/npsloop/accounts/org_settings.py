@@ -2,17 +2,21 @@
 show its public survey pages in an iframe.
 
 The time zone decides where every report's day, week and month begins, so changing it is
-audited with the old and new value. Embedding origins end up inside a Content-Security-
-Policy header (`frame-ancestors`), so they are checked strictly: scheme, host and optional
-port, nothing else (a path, a space or a semicolon could smuggle another directive).
+audited with the old and new value. Nothing else is needed here: the daily statistics rollup
+records the zone it was keyed in, reads raw rows while that differs from the organisation's,
+and its worker job re-keys it (analytics.rollup).
+
+Embedding origins end up inside a Content-Security-Policy header (`frame-ancestors`), so
+they are checked strictly: scheme, host and optional port, nothing else (a path, a space
+or a semicolon could smuggle another directive).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from sqlalchemy.orm import Session
@@ -27,11 +31,6 @@ MAX_EMBED_ORIGINS = 20
 ORIGIN = re.compile(r"^https?://(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*"
                     r"[a-z0-9])?)*(:\d{1,5})?$")
 FIELDS = ("name", "timezone", "default_language", "embed_origins")
-
-# Called after a time zone change with (session, org_id): reports that keep per-day figures
-# in the organisation's time zone rebuild them. Domains register here instead of accounts
-# importing them.
-TIMEZONE_CHANGED: list[Callable[[Session, str], None]] = []
 
 
 class OrgSettingsError(InputError):
@@ -51,6 +50,14 @@ def read(org: Organization) -> OrgSettings:
                        list(org.embed_origins or []))
 
 
+def _valid_port(origin: str) -> bool:
+    try:
+        urlsplit(origin).port  # noqa: B018 - raises ValueError above 65535
+    except ValueError:
+        return False
+    return True
+
+
 def clean_origins(value: Any) -> list[str]:
     if not isinstance(value, list):
         raise OrgSettingsError("embed_origins", "must be a list of origins")
@@ -59,8 +66,7 @@ def clean_origins(value: Any) -> list[str]:
     origins: list[str] = []
     for index, item in enumerate(value):
         origin = item.strip().lower().rstrip("/") if isinstance(item, str) else ""
-        if not ORIGIN.match(origin) or int(origin.rsplit(":", 1)[1]
-                                           if origin.count(":") == 2 else 1) > 65535:
+        if not ORIGIN.match(origin) or not _valid_port(origin):
             raise OrgSettingsError(
                 f"embed_origins.{index}",
                 "must be an origin: http(s)://host[:port], optionally *.host, no path")
@@ -108,9 +114,5 @@ def update(session: Session, org: Organization, changes: dict[str, Any], *,
               target=("org", org.id),
               detail={field: {"from": getattr(before, field), "to": value}
                       for field, value in changed.items()})
-        session.flush()
-        if "timezone" in changed:
-            for rebuild in TIMEZONE_CHANGED:
-                rebuild(session, org.id)
     session.commit()
     return read(org)
