@@ -16,9 +16,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("organizations") as batch:
-        batch.add_column(sa.Column("embed_origins", sa.JSON(), nullable=False,
-                                   server_default=sa.text("'[]'")))
+    # A plain ADD COLUMN (SQLite takes it with a constant default), not batch mode: batch
+    # mode rebuilds the table on SQLite and would drop the triggers other domains keep on
+    # organizations (the statistics rollup's state row).
+    op.add_column("organizations", sa.Column("embed_origins", sa.JSON(), nullable=False,
+                                             server_default=sa.text("'[]'")))
 
 
 def downgrade() -> None:
