@@ -98,6 +98,20 @@ def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen[Any] | 
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def wait_log(log: Path, needle: str, timeout: float = 60.0,
+             process: subprocess.Popen[Any] | None = None) -> None:
+    """Waits until a process's log holds `needle` (start it with PYTHONUNBUFFERED=1 so its
+    lines reach the file at once); fails early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}; see {log}")
+        if log.exists() and needle in log.read_text(encoding="utf-8", errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{log} did not show {needle!r} within {timeout:.0f} s")
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child process: this tree's sources first on the path."""
     env = dict(os.environ)

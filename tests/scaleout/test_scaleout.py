@@ -24,6 +24,7 @@ from bench.common import (
     start_process,
     stop_processes,
     wait_http,
+    wait_log,
 )
 from sqlalchemy import text
 
@@ -51,7 +52,8 @@ def cluster(tmp_path: Path) -> Iterator[dict]:
     engine = make_engine(url)
     upgrade(url, engine)  # once, before the processes start (each would run it again)
     env = child_env(NPSLOOP_DATABASE_URL=url, NPSLOOP_INPROCESS_WORKER="false",
-                    NPSLOOP_SECRET_KEY=SECRET_KEY, NPSLOOP_ENV="development")
+                    NPSLOOP_SECRET_KEY=SECRET_KEY, NPSLOOP_ENV="development",
+                    PYTHONUNBUFFERED="1")
     ports = [free_port(), free_port()]
     processes = [start_process(["-m", "npsloop.cli", "serve", "--no-demo", "--port", str(p)],
                                env, tmp_path / f"serve-{p}.log") for p in ports]
@@ -61,6 +63,11 @@ def cluster(tmp_path: Path) -> Iterator[dict]:
         servers = [f"http://127.0.0.1:{p}" for p in ports]
         for server, process in zip(servers, processes, strict=False):
             wait_http(server + "/healthz", timeout=60, process=process)
+        # Both workers polling before any work is posted: on a busy machine one could still
+        # be importing when the other has done everything.
+        for i, process in enumerate(processes[2:]):
+            wait_log(tmp_path / f"worker-{i}.log", "started (outbox", timeout=60,
+                     process=process)
         yield {"servers": servers, "engine": engine, "processes": processes, "logs": tmp_path}
     finally:
         stop_processes(processes)
