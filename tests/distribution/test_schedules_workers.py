@@ -17,7 +17,7 @@ from npsloop.contacts.models import Contact, Segment
 from npsloop.core.db import make_session_factory, utcnow
 from npsloop.core.outbox import OutboxEvent
 from npsloop.distribution import campaigns, dispatch, schedules
-from npsloop.distribution.models import Invitation, Schedule, ScheduleRun
+from npsloop.distribution.models import Campaign, Invitation, Schedule, ScheduleRun
 from npsloop.distribution.service import DistributionError
 from npsloop.notify import service as notify
 from npsloop.notify.crypto import SecretBox
@@ -229,3 +229,24 @@ def test_large_segment_planned_in_committed_batches_by_two_workers(world, monkey
         assert campaign.planned_at is not None
         assert invited == campaign.invited_count == CONTACTS - 1
         assert campaign.skipped == {"unsubscribed": 1}
+
+
+def test_a_started_campaign_is_not_closed_before_it_is_planned(world):
+    """One worker starts a scheduled run's campaign (committed, no invitation yet); another
+    worker's closing step must leave it sending until its segment is planned."""
+    factory, ids = world
+    now = utcnow()
+    with factory() as session:
+        campaign = campaigns.create_campaign(
+            session, org_id=ids["org_id"], name="Started", survey_id=ids["survey_id"],
+            segment_id=ids["segment_id"], channel="email",
+            notify_channel_id=ids["notify_channel_id"])
+        campaigns.start_send(session, campaign, now=now)
+        session.commit()
+        campaign_id = campaign.id
+    with factory() as session:
+        assert dispatch.finish_campaigns(session, now) == 0
+        session.commit()
+    assert dispatch.tick(factory, now=now)["sent"] == CONTACTS
+    with factory() as session:
+        assert session.get(Campaign, campaign_id).status == "sent"

@@ -172,11 +172,14 @@ def _dispatch_one(session: Session, invitation: Invitation, *, now: datetime, ba
 
 
 def finish_campaigns(session: Session, now: datetime) -> int:
-    """A sending campaign with nothing left to hand over is sent."""
+    """A sending campaign whose segment is fully planned and with nothing left to hand over
+    is sent. Without the planned check, a worker could close a campaign another worker had
+    just started (committed, not yet planned: no invitations at all) and it was never sent."""
     pending = exists().where(Invitation.campaign_id == Campaign.id,
                              Invitation.status == SCHEDULED)
     return session.execute(
-        update(Campaign).where(Campaign.status == CampaignStatus.sending.value, ~pending)
+        update(Campaign).where(Campaign.status == CampaignStatus.sending.value,
+                               Campaign.planned_at.is_not(None), ~pending)
         .values(status=CampaignStatus.sent.value, finished_at=now)
         .execution_options(synchronize_session=False)).rowcount or 0
 
