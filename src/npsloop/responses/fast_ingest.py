@@ -23,6 +23,7 @@ writers and the cache refills take an admission slot each while they use one.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from npsloop.accounts.service import role_can
 from npsloop.analytics.stats import category_of
+from npsloop.core import dbfaults
 from npsloop.core.admission import AdmissionSlots
 from npsloop.core.db import new_id, utcnow
 from npsloop.core.input_guard import MAYBE_NON_FINITE
@@ -42,6 +44,7 @@ from npsloop.responses.ingest_sql import NewResponse
 from npsloop.responses.models import ResponseStatus
 from npsloop.responses.schemas import ResponseCreate, ResponseOut
 
+log = logging.getLogger(__name__)
 PATH = re.compile(r"/api/v1/surveys/([^/]+)/responses")
 MAX_BODY_BYTES = 1_000_000  # larger posts go to the route (it reads them as it always did)
 _serialize = ResponseOut.__pydantic_serializer__
@@ -68,6 +71,27 @@ def _response_messages(status: int, out: dict[str, Any], replay: bool) -> list[M
                (b"content-type", b"application/json")]
     if replay:
         headers.append((b"idempotent-replay", b"true"))
+    return [{"type": "http.response.start", "status": status, "headers": headers},
+            {"type": "http.response.body", "body": body}]
+
+
+def _failure_messages(error: BaseException, survey_id: str) -> list[Message]:
+    """As the app's handlers answer an error of the route's own commit: 503 for a fault a
+    client can wait out (app.database_fault), otherwise a 500."""
+    reason = dbfaults.classify(error)
+    if reason is None:
+        log.error("ingest commit failed on survey %s", survey_id, exc_info=error)
+        body, status, first = b"Internal Server Error", 500, []
+        media_type = b"text/plain; charset=utf-8"
+    else:
+        log.warning("database fault on POST /api/v1/surveys/%s/responses: %s", survey_id,
+                    reason)
+        body = json.dumps({"detail": dbfaults.MESSAGES[reason], "reason": reason},
+                          ensure_ascii=False, separators=(",", ":")).encode()
+        status, media_type = 503, b"application/json"
+        first = [(b"retry-after", str(dbfaults.RETRY_AFTER_S).encode())]
+    headers = [*first, (b"content-length", str(len(body)).encode()),
+               (b"content-type", media_type)]
     return [{"type": "http.response.start", "status": status, "headers": headers},
             {"type": "http.response.body", "body": body}]
 
@@ -173,6 +197,8 @@ class FastIngestMiddleware:
             return None
         outcome = await self.group_commit.submit(
             new_response(survey.org_id, survey.id, data, checked))
+        if outcome.error is not None:
+            return _failure_messages(outcome.error, survey_id)
         if outcome.response is None:
             return None
         created = outcome.kind == "created"

@@ -38,11 +38,23 @@ POSTGRES_WRITERS = 2  # one fills its batch while the other waits for its commit
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # "created" | "replay" | "fallthrough"
+    kind: str  # "created" | "replay" | "fallthrough" | "failed"
     response: dict[str, Any] | None = None  # ResponseOut fields
+    error: BaseException | None = None  # "failed": the commit's error, for the 5xx answer
 
 
 FALL_THROUGH = Outcome("fallthrough")
+
+
+class CommitFailed(Exception):
+    """The COMMIT itself failed: the batch may or may not be stored (a connection lost
+    during the commit). A response with an idempotency key is safely retried (its key
+    tells); one without must not be, or it could be stored twice: it fails, as the route
+    fails when its own commit does, and its client decides."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def writer_count(session_factory: sessionmaker[Session]) -> int:
@@ -113,13 +125,24 @@ class GroupCommit:
         """Stores a batch; on any error, each response again in a transaction of its own."""
         try:
             return self._write_batch(rows)
+        except CommitFailed as exc:
+            log.warning("ingest batch of %d: commit failed; retrying those with a key",
+                        len(rows), exc_info=True)
+            unsure: BaseException | None = exc.error
         except Exception:  # noqa: BLE001 - retried one by one below
             log.warning("ingest batch of %d rolled back; retrying one by one", len(rows),
                         exc_info=True)
+            unsure = None
         outcomes = []
         for row in rows:
+            if unsure is not None and row.key is None:
+                outcomes.append(Outcome("failed", error=unsure))
+                continue
             try:
                 outcomes.extend(self._write_batch([row]))
+            except CommitFailed as exc:
+                outcomes.append(Outcome("failed", error=exc.error) if row.key is None
+                                else FALL_THROUGH)
             except Exception:  # noqa: BLE001 - the ordinary route answers this one
                 log.warning("ingest of one response failed; handing it to the route",
                             exc_info=True)
@@ -141,7 +164,10 @@ class GroupCommit:
             inserted = ingest_sql.insert_batch(connection, unique, utcnow())
             conflicts = [r.key for r in unique if r.id not in inserted and r.key is not None]
             existing = ingest_sql.existing_responses(connection, conflicts)  # type: ignore[arg-type]
-            session.commit()
+            try:
+                session.commit()
+            except Exception as exc:
+                raise CommitFailed(exc) from exc
         return [self._outcome(row, first_of_key, inserted, existing) for row in rows]
 
     @staticmethod
