@@ -260,3 +260,19 @@ def test_concurrent_posts_store_each_once(backend, committed_org):
             {"o": committed_org.org_id}).one()
         built = state[0] is not None and (backend.name == "postgresql" or state[1] is not None)
         assert daily == (45 if built else 0)
+
+
+def test_a_survey_edited_through_the_app_is_seen_at_once(client, org, surveys):
+    assert post(client, surveys[0], {"score": 5, "language": "en"}, org.headers).status_code \
+        == 201
+    assert post(client, surveys[0], {"score": 5, "drivers": {"price": 2}}, org.headers
+                ).status_code == 201
+    questions = [q for q in SURVEY["questions"] if q["key"] != "price"]
+    edited = client.patch(f"/api/v1/surveys/{surveys[0]}", headers=org.headers,
+                          json={"languages": ["zh-CN"], "questions": questions})
+    assert edited.status_code == 200, edited.text
+    for body, field in (({"score": 5, "language": "en"}, "language"),
+                        ({"score": 5, "drivers": {"price": 2}}, "drivers")):
+        reply = post(client, surveys[0], body, org.headers)
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["detail"][0]["loc"][1] == field

@@ -6,20 +6,22 @@ A refill is single-flight: when an entry expires under 64 concurrent clients, on
 runs and the others await it instead of sending 64 identical queries through the thread
 pool at once (a latency spike every TTL). With a connection pool behind the factory, an
 entry close to its expiry is also refreshed in the background while it is still served, so
-no request waits at all. Staleness is bounded by the TTL, as for the key cache: a survey
-edited by another process reaches this one within SURVEY_TTL_SECONDS (a driver added
-meanwhile is not refused: an unknown driver sends the post to the ordinary route).
+no request waits at all. A survey (or question) changed through this process's ORM is
+forgotten when that change commits; one edited by another process reaches this one within
+SURVEY_TTL_SECONDS, as a revoked key does (and a driver added meanwhile is not refused: an
+unknown driver sends the post to the ordinary route).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -27,7 +29,7 @@ from npsloop.accounts import service as accounts
 from npsloop.accounts.key_cache import CachedKey, api_key_cache
 from npsloop.core.admission import AdmissionSlots
 from npsloop.core.security import token_hash
-from npsloop.surveys.models import Survey
+from npsloop.surveys.models import Question, Survey
 
 SURVEY_TTL_SECONDS = 5.0
 REFRESH_AHEAD_SECONDS = 1.0
@@ -87,6 +89,8 @@ class IngestLookups:
         # Background refreshes need a pool: a factory bound to one connection (tests)
         # cannot serve a refresh and a request's writer at the same time.
         self.refresh_ahead = isinstance(session_factory.kw.get("bind"), Engine)
+        _lookups.add(self)
+        install_listeners()
 
     async def _in_thread(self, func: Callable[[], Any]) -> Any:
         if self.slots is None:
@@ -162,5 +166,38 @@ class IngestLookups:
         self._surveys[key] = (snapshot, self.clock() + SURVEY_TTL_SECONDS)
         return snapshot
 
-    def forget_surveys(self) -> None:
-        self._surveys.clear()
+    def forget_survey(self, survey_id: str) -> None:
+        for key in [k for k in self._surveys if k[1] == survey_id]:
+            self._surveys.pop(key, None)
+
+
+# --- forgetting surveys edited through this process ----------------------------------
+
+_lookups: weakref.WeakSet[IngestLookups] = weakref.WeakSet()
+_EDITED = "npsloop.ingest_cache.edited_surveys"
+
+
+def _note_edits(session: Session, _context: object) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Survey):
+            session.info.setdefault(_EDITED, set()).add(obj.id)
+        elif isinstance(obj, Question):
+            session.info.setdefault(_EDITED, set()).add(obj.survey_id)
+
+
+def _forget_edited(session: Session) -> None:
+    # After the commit: a refill between the flush and the commit would read the old rows.
+    for survey_id in session.info.pop(_EDITED, ()):
+        for lookups in list(_lookups):
+            lookups.forget_survey(survey_id)
+
+
+def _drop_notes(session: Session, _previous: object = None) -> None:
+    session.info.pop(_EDITED, None)
+
+
+def install_listeners() -> None:
+    if not event.contains(Session, "after_flush", _note_edits):
+        event.listen(Session, "after_flush", _note_edits)
+        event.listen(Session, "after_commit", _forget_edited)
+        event.listen(Session, "after_soft_rollback", _drop_notes)
