@@ -132,6 +132,9 @@ class FastIngestMiddleware:
         self.answered = 0  # posts this path answered itself (the rest went to the route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._on_shutdown(receive), send)
+            return
         if (scope["type"] != "http" or scope["method"] != "POST"
                 or not scope["path"].endswith("/responses")):
             await self.app(scope, receive, send)
@@ -169,6 +172,15 @@ class FastIngestMiddleware:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
+
+    def _on_shutdown(self, receive: Receive) -> Receive:
+        async def watch() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.group_commit.stop()
+            return message
+
+        return watch
 
     async def _answer(self, survey_id: str, api_key: str, body: bytes) -> list[Message] | None:
         """The response messages, or None: the route must answer this post."""

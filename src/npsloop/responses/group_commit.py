@@ -86,6 +86,12 @@ class GroupCommit:
         self._queue.put_nowait((row, future))
         return await future
 
+    def stop(self) -> None:
+        """Ends the writer tasks (at the app's shutdown, once no request is in flight)."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks, self._queue, self._loop = [], None, None
+
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._queue = asyncio.Queue()
