@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import httpx
 import pytest
@@ -276,3 +277,10 @@ def test_a_survey_edited_through_the_app_is_seen_at_once(client, org, surveys):
         reply = post(client, surveys[0], body, org.headers)
         assert reply.status_code == 422, reply.text
         assert reply.json()["detail"][0]["loc"][1] == field
+
+
+def test_ids_have_the_format_of_new_id():
+    pool = fast_ingest.IdPool(batch=4)
+    ids = [pool.take() for _ in range(10)]
+    assert len(set(ids)) == 10
+    assert all(uuid.UUID(hex=i).version == 4 and uuid.UUID(hex=i).hex == i for i in ids)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,7 +49,8 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, defaults: dict[str, str]) -> None:
         self.app = app
-        self.defaults = defaults
+        self.defaults = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                         for name, value in defaults.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,13 +61,23 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.defaults.items():
-                    headers.setdefault(name, value)
-                if headers.get("X-Frame-Options") == "":
-                    del headers["X-Frame-Options"]  # allow_framing: CSP frame-ancestors rules
-                if https:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
+                message["headers"] = with_defaults(message.get("headers") or [],
+                                                   self.defaults, https)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_defaults(raw: Iterable[tuple[bytes, bytes]], defaults: list[tuple[bytes, bytes]],
+                  https: bool) -> list[tuple[bytes, bytes]]:
+    """`apply` on raw ASGI headers: the defaults a response did not set, minus an emptied
+    X-Frame-Options (allow_framing), plus HSTS on https."""
+    headers = list(raw)
+    present = {name.lower() for name, _ in headers}
+    headers += [(name, value) for name, value in defaults if name not in present]
+    frame = next((v for n, v in headers if n.lower() == b"x-frame-options"), None)
+    if frame == b"":
+        headers = [(n, v) for n, v in headers if n.lower() != b"x-frame-options"]
+    if https and b"strict-transport-security" not in present:
+        headers.append((b"strict-transport-security", HSTS.encode("latin-1")))
+    return headers

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from typing import Any
 
@@ -35,7 +36,7 @@ from npsloop.accounts.service import role_can
 from npsloop.analytics.stats import category_of
 from npsloop.core import dbfaults
 from npsloop.core.admission import AdmissionSlots
-from npsloop.core.db import new_id, utcnow
+from npsloop.core.db import utcnow
 from npsloop.core.input_guard import MAYBE_NON_FINITE
 from npsloop.responses import service
 from npsloop.responses.group_commit import GroupCommit
@@ -94,6 +95,36 @@ def _failure_messages(error: BaseException, survey_id: str) -> list[Message]:
                (b"content-type", media_type)]
     return [{"type": "http.response.start", "status": status, "headers": headers},
             {"type": "http.response.body", "body": body}]
+
+
+class IdPool:
+    """Ids in the format of core.db.new_id (a random UUID4's hex), drawn from one read of
+    the system's random source per 256 ids: one read per id cost ~20 us a post under load,
+    three ids a post."""
+
+    def __init__(self, batch: int = 256) -> None:
+        self.batch = batch
+        self._ids: list[str] = []
+
+    def take(self) -> str:
+        try:
+            return self._ids.pop()
+        except IndexError:
+            chunk = os.urandom(16 * self.batch)
+            self._ids = [self._format(chunk[i:i + 16]) for i in range(0, len(chunk), 16)]
+            return self._ids.pop()
+
+    @staticmethod
+    def _format(random16: bytes) -> str:
+        # What uuid.UUID(bytes=..., version=4) does: variant RFC 4122, version 4.
+        value = int.from_bytes(random16, "big")
+        value = (value & ~(0xC000 << 48)) | (0x8000 << 48)
+        value = (value & ~(0xF000 << 64)) | (4 << 76)
+        return f"{value:032x}"
+
+
+_ids = IdPool()
+new_id = _ids.take
 
 
 def new_response(survey_org: str, survey_id: str, data: ResponseCreate,
