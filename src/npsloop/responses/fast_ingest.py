@@ -228,10 +228,14 @@ class FastIngestMiddleware:
             data = ResponseCreate.model_validate(raw)
         except ValidationError:
             return None
-        key = await self.lookups.api_key(api_key)
-        if key is None or not role_can(key.role, "response:write"):
+        try:
+            key = await self.lookups.api_key(api_key)
+            if key is None or not role_can(key.role, "response:write"):
+                return None
+            survey = await self.lookups.survey(key.org_id, survey_id)
+        except Exception:  # noqa: BLE001 - e.g. the database is down: the route answers 503
+            log.warning("ingest lookup failed; the route answers", exc_info=True)
             return None
-        survey = await self.lookups.survey(key.org_id, survey_id)
         if survey is None:
             return None
         try:

@@ -15,6 +15,7 @@ unknown driver sends the post to the ordinary route).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
@@ -31,6 +32,7 @@ from npsloop.core.admission import AdmissionSlots
 from npsloop.core.security import token_hash
 from npsloop.surveys.models import Question, Survey
 
+log = logging.getLogger(__name__)
 SURVEY_TTL_SECONDS = 5.0
 REFRESH_AHEAD_SECONDS = 1.0
 MAX_SURVEYS = 10_000
@@ -69,8 +71,15 @@ class SingleFlight:
         if flight is None:
             flight = asyncio.ensure_future(load())
             self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+            flight.add_done_callback(lambda done: self._landed(key, done))
         return flight
+
+    def _landed(self, key: Hashable, flight: asyncio.Future[Any]) -> None:
+        self._flights.pop(key, None)
+        # A background refresh has no waiter: its error would go unretrieved (and unlogged).
+        if not flight.cancelled() and flight.exception() is not None:
+            log.warning("ingest lookup %s failed: %r", key[0] if isinstance(key, tuple)
+                        else key, flight.exception())
 
     async def run(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
         # Shielded: one waiter going away must not cancel the load the others await.
