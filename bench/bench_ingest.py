@@ -88,7 +88,10 @@ async def _load(url: str, headers: dict[str, str], prefix: str, count: int, seco
                     acked.append(key)
                 if retry_every and index % retry_every == 0:
                     try:
-                        replays += await post(key, index) == 200
+                        # Awaited before the +=: `replays += await ...` reads `replays`
+                        # before the await and loses the other workers' increments.
+                        replayed = await post(key, index) == 200
+                        replays += replayed
                     except aiohttp.ClientError:
                         errors += 1
 

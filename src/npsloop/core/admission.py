@@ -30,21 +30,37 @@ def pool_capacity(bind: Engine | Connection) -> int | None:
     return max(2, size() + overflow - RESERVED_FOR_WORKERS)
 
 
+class AdmissionSlots:
+    """The slots themselves, shared by the middleware and by work that takes a connection
+    outside a request's own path (the group-commit writers of responses/group_commit.py)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def semaphore(self) -> asyncio.Semaphore:
+        # Created inside the running loop; a test client may run the app on a new loop.
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._semaphore, self._loop = asyncio.Semaphore(self.limit), loop
+        return self._semaphore
+
+
 class AdmissionMiddleware:
     """Pure ASGI middleware; static files and health checks are never queued."""
 
-    def __init__(self, app: Any, limit: int, exempt: tuple[str, ...] = ("/static/", "/healthz")
-                 ) -> None:
+    def __init__(self, app: Any, limit: int = 0,
+                 exempt: tuple[str, ...] = ("/static/", "/healthz"),
+                 slots: AdmissionSlots | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.slots = slots or AdmissionSlots(limit)
+        self.limit = self.slots.limit
         self.exempt = exempt
-        self._semaphore: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
-        if self._semaphore is None:  # created inside the running loop
-            self._semaphore = asyncio.Semaphore(self.limit)
-        async with self._semaphore:
+        async with self.slots.semaphore():
             await self.app(scope, receive, send)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     survey_one_ballot_per_browser: bool = True  # a browser's re-submit returns its answer
     widget_decides_per_minute: int = 120  # per address, for the widget's decide endpoint
     sms_receipts_per_minute: int = 1200  # per address, SMS vendors pushing delivery receipts
+    # API-key response posts without a contact are validated ahead of the framework and
+    # committed in batches (responses/fast_ingest.py); off: every post takes the plain route.
+    ingest_group_commit: bool = True
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
