@@ -188,6 +188,8 @@ def save(model: dict, path: Path) -> None:
         weights=model["weights"],
         dense=model["dense"],
         e5_coef=model.get("e5_coef", np.zeros(0, np.float32)),
+        e5_hidden_w=model.get("e5_hidden_w", np.zeros(0, np.float32)),
+        e5_hidden_b=model.get("e5_hidden_b", np.zeros(0, np.float32)),
         meta=np.frombuffer(json.dumps(model["meta"]).encode("utf-8"), dtype=np.uint8),
     )
 

@@ -5,9 +5,11 @@ embeddings are kept in a cache folder outside git (`--embedding-cache`, chunk fi
 float16 vectors keyed by the SHA-1 of the clipped text: an interrupted run loses at most
 one chunk) and only what the cascade needs is embedded:
 
-- the head: a logistic regression on the e5 embeddings of a fixed random sample of the
-  train split (`--e5-train-limit` texts per language, drawn by a seeded shuffle), its C
-  chosen by 5-fold cross-validation on that sample;
+- the head: trained on the e5 embeddings of a fixed random sample of the train split
+  (`--e5-train-limit` texts per language, drawn by a seeded shuffle). Candidates: a
+  logistic regression (C by 5-fold cross-validation on the sample) and one-hidden-layer
+  ReLU networks (HIDDEN units, L2 strength on ALPHAS); the one whose cascade is most
+  accurate on validation is shipped;
 - the stacking and the margin: the validation texts the train-only n-gram model is unsure
   of (|p - 0.5| < WIDEST_MARGIN). A logistic regression over [calibrated n-gram logit, e5
   logit] is fit on them, and the margin is the smallest one on MARGINS whose validation
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.neural_network import MLPClassifier
 
 from npsloop.textmining import trainset
 from npsloop.textmining.sentiment import E5_MAX_CHARS, embed
@@ -35,6 +38,8 @@ MARGINS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35)
 MARGIN_TOLERANCE = 0.002  # validation accuracy given up for fewer routed comments
 SHUFFLE_SEED = "sentiment-e5"
 BATCH = 32
+HIDDEN = 64
+ALPHAS = (1e-3, 1e-2, 1e-1)
 
 
 def text_key(text: str) -> str:
@@ -86,43 +91,73 @@ def cascade_accuracy(margin: float, z_ngram: np.ndarray, p_stacked: np.ndarray,
     return float(np.mean(positive == (y == 1))), float(routed.mean())
 
 
+def heads(x: np.ndarray, y: np.ndarray) -> dict[str, dict]:
+    """Candidate e5 heads: name -> arrays as shipped (hidden_w/hidden_b empty if linear)."""
+    linear = LogisticRegressionCV(Cs=(0.1, 0.3, 1.0, 3.0, 10.0), cv=5, max_iter=5000)
+    linear.fit(x, y)
+    out = {f"logistic regression, C={float(linear.C_[0]):g}": {
+        "coef": linear.coef_.ravel(), "bias": float(linear.intercept_[0]),
+        "hidden_w": np.zeros(0), "hidden_b": np.zeros(0)}}
+    for alpha in ALPHAS:
+        net = MLPClassifier(hidden_layer_sizes=(HIDDEN,), alpha=alpha, early_stopping=True,
+                            random_state=0, max_iter=500).fit(x, y)
+        out[f"{HIDDEN} ReLU units, alpha={alpha:g}"] = {
+            "coef": net.coefs_[1].ravel(), "bias": float(net.intercepts_[1][0]),
+            "hidden_w": net.coefs_[0], "hidden_b": net.intercepts_[0]}
+    return out
+
+
+def head_logits(head: dict, x: np.ndarray) -> np.ndarray:
+    if head["hidden_w"].size:
+        x = np.maximum(x @ head["hidden_w"] + head["hidden_b"], 0.0)
+    return x @ head["coef"] + head["bias"]
+
+
 def fit(lang: str, parts: dict[str, list[trainset.Example]], model: dict,
         cache: EmbeddingCache, limit: int) -> None:
     """Adds the e5 head, the stacking weights and the margin to `model` (in place)."""
     sample = train_sample(lang, parts, limit)
     print(f"{lang}: e5 head on {len(sample)} train texts", flush=True)
     x_train = cache.get([e.text for e in sample])
-    head = LogisticRegressionCV(Cs=(0.1, 0.3, 1.0, 3.0, 10.0), cv=5, max_iter=5000)
-    head.fit(x_train, [e.label for e in sample])
+    candidates = heads(x_train, np.array([e.label for e in sample]))
     z_val = model["validation_logits"]
     y_val = np.array([e.label for e in parts["validation"]])
     unsure = np.abs(1 / (1 + np.exp(-z_val)) - 0.5) < WIDEST_MARGIN
     val_texts = [e.text for e, u in zip(parts["validation"], unsure, strict=True) if u]
     print(f"{lang}: stacking on {len(val_texts)} unsure validation texts", flush=True)
-    e5_val = head.decision_function(cache.get(val_texts))
-    e5_alone = float(np.mean((e5_val > 0) == (y_val[unsure] == 1)))
-    stack = LogisticRegression(C=1.0).fit(np.column_stack([z_val[unsure], e5_val]),
-                                          y_val[unsure])
-    p_stacked = np.full(len(y_val), 0.5)
-    p_stacked[unsure] = stack.predict_proba(np.column_stack([z_val[unsure], e5_val]))[:, 1]
-    scores = {m: cascade_accuracy(m, z_val, p_stacked, y_val) for m in MARGINS}
-    best = max(acc for acc, _ in scores.values())
-    margin = min(m for m, (acc, _) in scores.items() if acc >= best - MARGIN_TOLERANCE)
-    for m, (acc, share) in scores.items():
-        print(f"  {lang} margin {m:.2f}: validation accuracy {acc:.4f}, {share:.1%} routed",
+    x_val = cache.get(val_texts)
+    best = None
+    for name, head in candidates.items():
+        e5_val = head_logits(head, x_val)
+        stacked = np.column_stack([z_val[unsure], e5_val])
+        stack = LogisticRegression(C=1.0).fit(stacked, y_val[unsure])
+        p_stacked = np.full(len(y_val), 0.5)
+        p_stacked[unsure] = stack.predict_proba(stacked)[:, 1]
+        scores = {m: cascade_accuracy(m, z_val, p_stacked, y_val) for m in MARGINS}
+        top = max(acc for acc, _ in scores.values())
+        margin = min(m for m, (acc, _) in scores.items() if acc >= top - MARGIN_TOLERANCE)
+        e5_alone = float(np.mean((e5_val > 0) == (y_val[unsure] == 1)))
+        print(f"  {lang} head {name}: e5 alone {e5_alone:.4f} on the unsure validation "
+              f"texts; cascade " + ", ".join(f"{m:g}: {acc:.4f} ({share:.0%})"
+                                             for m, (acc, share) in scores.items()),
               flush=True)
-    print(f"{lang}: margin {margin} (e5 head C={float(head.C_[0])}, on the unsure "
-          f"validation texts e5 alone {e5_alone:.4f})", flush=True)
-    model["e5_coef"] = head.coef_.ravel().astype(np.float32)
+        if best is None or scores[margin][0] > best[0]:
+            best = (scores[margin][0], name, head, stack, margin, scores[margin][1])
+    accuracy, name, head, stack, margin, routed = best  # type: ignore[misc]
+    print(f"{lang}: e5 head {name}, margin {margin:g}: validation accuracy {accuracy:.4f} "
+          f"with {routed:.1%} routed", flush=True)
+    model["e5_coef"] = head["coef"].astype(np.float32)
+    model["e5_hidden_w"] = head["hidden_w"].astype(np.float32)
+    model["e5_hidden_b"] = head["hidden_b"].astype(np.float32)
     model["meta"]["cascade"] = {
-        "e5_bias": float(head.intercept_[0]),
-        "e5_C": float(head.C_[0]),
+        "e5_head": name,
+        "e5_bias": head["bias"],
         "e5_train_size": len(sample),
         "stack": {"ngram": float(stack.coef_[0][0]), "e5": float(stack.coef_[0][1]),
                   "bias": float(stack.intercept_[0])},
         "stack_fit_size": int(unsure.sum()),
         "margin": margin,
-        "validation_accuracy": round(scores[margin][0], 4),
-        "validation_routed": round(scores[margin][1], 4),
+        "validation_accuracy": round(accuracy, 4),
+        "validation_routed": round(routed, 4),
         "e5_max_chars": E5_MAX_CHARS,
     }

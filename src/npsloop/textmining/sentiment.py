@@ -23,7 +23,8 @@ accuracy for both operating points (FIGURES).
 
 Model files are `.npz` archives (loaded with allow_pickle=False, so loading runs no code):
 `features` (UTF-8, newline-joined), `weights` (float32), `dense` (weights of the dense
-lexicon features, en only), `e5_coef` (the e5 head's weights, float32) and `meta` (JSON:
+lexicon features, en only), `e5_coef` (the e5 head's output weights, float32; with
+`e5_hidden_w` and `e5_hidden_b` when the head has a hidden layer) and `meta` (JSON:
 bias, calibration, band, version, metrics, and `cascade`: the e5 head's bias, the stacking
 weights and the margin chosen on validation).
 """
@@ -69,6 +70,8 @@ class SentimentModel:
             self.dense = archive["dense"].astype(np.float64).tolist()
             self.meta = json.loads(archive["meta"].tobytes().decode("utf-8"))
             e5_coef = archive["e5_coef"] if "e5_coef" in archive.files else np.zeros(0)
+            hidden = ((archive["e5_hidden_w"], archive["e5_hidden_b"])
+                      if "e5_hidden_w" in archive.files else (np.zeros(0), np.zeros(0)))
         self.weights: dict[str, float] = dict(zip(names, weights, strict=True))
         self.lang: str = self.meta["lang"]
         self.bias: float = self.meta["bias"]
@@ -81,6 +84,10 @@ class SentimentModel:
         self.cascade: dict = self.meta.get("cascade") or {}
         self.e5_coef: np.ndarray | None = (e5_coef.astype(np.float64)
                                            if e5_coef.size and self.cascade else None)
+        # A head with a hidden layer (ReLU) when one was chosen on validation, else linear.
+        self.e5_hidden: tuple[np.ndarray, np.ndarray] | None = (
+            (hidden[0].astype(np.float64), hidden[1].astype(np.float64))
+            if hidden[0].size else None)
 
     def logit(self, text: str) -> float:
         get = self.weights.get
@@ -109,6 +116,9 @@ class SentimentModel:
 
     def e5_logit(self, embedding: np.ndarray) -> float:
         assert self.e5_coef is not None
+        if self.e5_hidden is not None:
+            weights, bias = self.e5_hidden
+            embedding = np.maximum(embedding @ weights + bias, 0.0)
         return float(embedding @ self.e5_coef) + self.cascade["e5_bias"]
 
     def stacked_probability(self, calibrated_logit: float, e5_logit: float) -> float:
