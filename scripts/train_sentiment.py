@@ -173,7 +173,7 @@ def fit(lang: str, parts: dict[str, list[trainset.Example]]) -> dict:
         },
         # Calibrated logits of the train-only model on validation: what the cascade's
         # stacking and margin are chosen on (out of sample for the n-gram model).
-        "validation_logits": val_calibrated,
+        "validation_logits": val_calibrated,  # saved too: --e5-only starts from them
     }
 
 
@@ -190,8 +190,21 @@ def save(model: dict, path: Path) -> None:
         e5_coef=model.get("e5_coef", np.zeros(0, np.float32)),
         e5_hidden_w=model.get("e5_hidden_w", np.zeros(0, np.float32)),
         e5_hidden_b=model.get("e5_hidden_b", np.zeros(0, np.float32)),
+        validation_logits=model["validation_logits"].astype(np.float32),
         meta=np.frombuffer(json.dumps(model["meta"]).encode("utf-8"), dtype=np.uint8),
     )
+
+
+def load(path: Path) -> dict:
+    """A saved model as `fit` returns it, without its cascade (for --e5-only)."""
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(archive["meta"].tobytes().decode("utf-8"))
+        meta.pop("cascade", None)
+        return {
+            "names": archive["features"].tobytes().decode("utf-8").split("\n"),
+            "weights": archive["weights"], "dense": archive["dense"], "meta": meta,
+            "validation_logits": archive["validation_logits"].astype(np.float64),
+        }
 
 
 def main() -> None:
@@ -205,6 +218,8 @@ def main() -> None:
                         help="folder (outside git) keeping e5 embeddings between runs")
     parser.add_argument("--e5-train-limit", type=int, default=cascade.TRAIN_LIMIT,
                         help="train texts per language embedded for the e5 head")
+    parser.add_argument("--e5-only", action="store_true",
+                        help="keep the n-gram model in --out and (re)train its cascade only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -219,11 +234,12 @@ def main() -> None:
             parts = trainset.split(examples)
             print(f"{lang}: {stats}, split " + ", ".join(
                 f"{k}={len(v)}" for k, v in parts.items()), flush=True)
-            model = fit(lang, parts)
+            path = args.out / f"sentiment_{lang}.npz"
+            model = load(path) if args.e5_only else fit(lang, parts)
             if not args.no_e5:
                 cascade.fit(lang, parts, model, cascade.EmbeddingCache(args.embedding_cache),
                             args.e5_train_limit)
-            save(model, args.out / f"sentiment_{lang}.npz")
+            save(model, path)
             print(f"{lang}: saved {model['meta']}", flush=True)
 
 
