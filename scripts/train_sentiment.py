@@ -2,13 +2,19 @@
 
     pip install -e '.[train]'
     python scripts/train_sentiment.py [--vader-archive vaderSentiment-3.3.2.tar.gz]
+        [--embedding-cache e5cache] [--e5-train-limit N] [--no-e5 | --e5-only]
 
 Without --vader-archive the vaderSentiment source archive is fetched with
 `pip download --no-binary :all: --no-deps vaderSentiment` into a temporary folder.
 Data, dedup, near-duplicate grouping and split are described in
 npsloop/textmining/trainset.py. The regularisation strength is chosen on the validation
 split and probabilities are calibrated on it; the shipped model is then refit on train +
-validation. The test split is never looked at here (bench/bench_textmining.py reports on it).
+validation. The cascade's e5 head, stacking and routing margin (scripts/
+train_sentiment_e5.py) are then fit on the train split's embeddings and chosen on the
+validation split, from the train-only n-gram model's validation logits (saved with the
+model, so `--e5-only` retrains the cascade alone). Embeddings are slow (~12 texts/s), so
+they are cached in --embedding-cache (keep it outside git; a rerun reuses it). The test
+split is never looked at here (bench/bench_textmining.py reports on it).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from npsloop.core.outbox import OutboxEvent, emit, prepare, subscribe
 from npsloop.responses.models import Response
-from npsloop.textmining import service
+from npsloop.textmining import sentiment, service
 from npsloop.textmining.analyzer import prefetch_sentiment
 from npsloop.textmining.models import ResponseTextAnalysis
 
@@ -30,6 +30,8 @@ ANALYSED_TOPIC = "text.analysed"
 def prefetch_comments(session: Session, events: list[OutboxEvent]) -> None:
     """Scores the claimed batch's stale comments together, so that those the sentiment
     cascade routes to e5 are embedded in one call; `analyse_comment` then finds them cached."""
+    if not any(sentiment.margin_for(lang) for lang in sentiment.LANGS):
+        return  # the n-gram model alone: nothing to batch, no query
     wanted = {(e.payload or {}).get("response_id"): e.org_id for e in events}
     responses = [r for r in session.scalars(select(Response).where(Response.id.in_(
         [rid for rid in wanted if rid]))) if wanted.get(r.id) == r.org_id]
