@@ -11,7 +11,8 @@ for zh, the lexicon valence features for en), the step every analysis starts wit
 The cascade's rate depends on the share of comments it routes to e5 (printed): the
 comments here are the short ones below plus the 80 hand-written comments of
 bench/data/textmining_themes.tsv; bench_textmining.py reports the share on held-out data.
-The e5 cache is emptied before every batch, so no embedding is reused.
+The e5 cache is emptied before every batch, so no embedding is reused; e5 runs on one thread
+(OMP_NUM_THREADS=1, set by bench_textmining) so that its CPU time is per core.
 
     .venv/bin/python -m bench.bench_text_throughput
 """
@@ -55,6 +56,7 @@ def batched_rate(analyse_one, texts: list[str], margin: float, seconds: float) -
             for comment in batch:
                 analyse_one(comment)
 
+    one_pass(None)  # warm-up: first-use costs (model pages, caches) are not per comment
     return rate(one_pass, [None], seconds) * len(texts)
 
 
