@@ -35,7 +35,7 @@ from npsloop.textmining.sentiment import E5_MAX_CHARS, embed
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
 
-TRAIN_LIMIT = 6000
+TRAIN_LIMIT = 9000
 WIDEST_MARGIN = 0.35
 MARGINS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35)
 # Validation accuracy given up for fewer routed comments (every one costs an embedding):
