@@ -2,13 +2,19 @@
 
     pip install -e '.[train]'
     python scripts/train_sentiment.py [--vader-archive vaderSentiment-3.3.2.tar.gz]
+        [--embedding-cache e5cache] [--e5-train-limit N] [--no-e5 | --e5-only]
 
 Without --vader-archive the vaderSentiment source archive is fetched with
 `pip download --no-binary :all: --no-deps vaderSentiment` into a temporary folder.
 Data, dedup, near-duplicate grouping and split are described in
 npsloop/textmining/trainset.py. The regularisation strength is chosen on the validation
 split and probabilities are calibrated on it; the shipped model is then refit on train +
-validation. The test split is never looked at here (bench/bench_textmining.py reports on it).
+validation. The cascade's e5 head, stacking and routing margin (scripts/
+train_sentiment_e5.py) are then fit on the train split's embeddings and chosen on the
+validation split, from the train-only n-gram model's validation logits (saved with the
+model, so `--e5-only` retrains the cascade alone). Embeddings are slow (~12 texts/s), so
+they are cached in --embedding-cache (keep it outside git; a rerun reuses it). The test
+split is never looked at here (bench/bench_textmining.py reports on it).
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from sklearn.linear_model import LogisticRegression
 from npsloop.textmining import trainset
 from npsloop.textmining.features import DATA_DIR, FEATURIZERS, en_lexicon_features
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train_sentiment_e5 as cascade  # noqa: E402 - the sibling script module
+
 C_GRID = {"zh": (0.05, 0.1, 0.3), "en": (0.05, 0.1, 0.3, 1.0)}
 DENSE_SCALE = 3.0  # puts the three lexicon features on the scale of the NB-scaled columns
 NEUTRAL_BAND = 0.2
@@ -44,7 +53,7 @@ MAX_RATING_WEIGHT = 3.0
 CLAUSE_WEIGHT = {"zh": 0.1, "en": 0.0}
 CLAUSE_SPLIT = re.compile(r"[,.!?;:\uff0c\u3002\uff01\uff1f\uff1b\uff1a~\s]+")
 SHORT_COMMENT = 20  # characters: validation accuracy is also reported on comments this short
-MODEL_VERSION = "2026.12-nbsvm-3"
+MODEL_VERSION = "2026.12-nbsvm-4"
 
 
 def fetch_vader_archive(folder: Path) -> Path:
@@ -141,6 +150,7 @@ def fit(lang: str, parts: dict[str, list[trainset.Example]]) -> dict:
     val_acc, c, val_logits = best  # type: ignore[misc]
     # Platt scaling of the raw logit on the validation split.
     platt = LogisticRegression(C=1e6).fit(val_logits.reshape(-1, 1), y_val)
+    val_calibrated = platt.decision_function(val_logits.reshape(-1, 1))
     final = parts["train"] + parts["validation"]
     vectorizer, ratio, clf = train_once(lang, final, c)
     n_sparse = len(ratio)
@@ -167,10 +177,14 @@ def fit(lang: str, parts: dict[str, list[trainset.Example]]) -> dict:
             "clause_weight": CLAUSE_WEIGHT[lang],
             "features": int(keep.sum()),
         },
+        # Calibrated logits of the train-only model on validation: what the cascade's
+        # stacking and margin are chosen on (out of sample for the n-gram model).
+        "validation_logits": val_calibrated,  # saved too: --e5-only starts from them
     }
 
 
 def save(model: dict, path: Path) -> None:
+    """Writes the model; `e5_coef` is empty when the model has no cascade."""
     joined = "\n".join(model["names"])
     if any("\n" in n for n in model["names"]):
         raise ValueError("feature names must not contain newlines")
@@ -179,8 +193,24 @@ def save(model: dict, path: Path) -> None:
         features=np.frombuffer(joined.encode("utf-8"), dtype=np.uint8),
         weights=model["weights"],
         dense=model["dense"],
+        e5_coef=model.get("e5_coef", np.zeros(0, np.float32)),
+        e5_hidden_w=model.get("e5_hidden_w", np.zeros(0, np.float32)),
+        e5_hidden_b=model.get("e5_hidden_b", np.zeros(0, np.float32)),
+        validation_logits=model["validation_logits"].astype(np.float32),
         meta=np.frombuffer(json.dumps(model["meta"]).encode("utf-8"), dtype=np.uint8),
     )
+
+
+def load(path: Path) -> dict:
+    """A saved model as `fit` returns it, without its cascade (for --e5-only)."""
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(archive["meta"].tobytes().decode("utf-8"))
+        meta.pop("cascade", None)
+        return {
+            "names": archive["features"].tobytes().decode("utf-8").split("\n"),
+            "weights": archive["weights"], "dense": archive["dense"], "meta": meta,
+            "validation_logits": archive["validation_logits"].astype(np.float64),
+        }
 
 
 def main() -> None:
@@ -188,6 +218,14 @@ def main() -> None:
     parser.add_argument("--vader-archive", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     parser.add_argument("--lang", choices=("zh", "en", "both"), default="both")
+    parser.add_argument("--no-e5", action="store_true",
+                        help="ship the n-gram model alone (no cascade)")
+    parser.add_argument("--embedding-cache", type=Path, default=Path("e5cache"),
+                        help="folder (outside git) keeping e5 embeddings between runs")
+    parser.add_argument("--e5-train-limit", type=int, default=cascade.TRAIN_LIMIT,
+                        help="train texts per language embedded for the e5 head")
+    parser.add_argument("--e5-only", action="store_true",
+                        help="keep the n-gram model in --out and (re)train its cascade only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,8 +240,12 @@ def main() -> None:
             parts = trainset.split(examples)
             print(f"{lang}: {stats}, split " + ", ".join(
                 f"{k}={len(v)}" for k, v in parts.items()), flush=True)
-            model = fit(lang, parts)
-            save(model, args.out / f"sentiment_{lang}.npz")
+            path = args.out / f"sentiment_{lang}.npz"
+            model = load(path) if args.e5_only else fit(lang, parts)
+            if not args.no_e5:
+                cascade.fit(lang, parts, model, cascade.EmbeddingCache(args.embedding_cache),
+                            args.e5_train_limit)
+            save(model, path)
             print(f"{lang}: saved {model['meta']}", flush=True)
 
 

@@ -25,6 +25,11 @@ from npsloop.core.config import Settings
 from npsloop.core.db import make_engine
 from npsloop.core.migrate import upgrade
 
+# Comment sentiment uses the n-gram model alone in tests (no e5 embedding at ~12 comments/s
+# inside every test that posts a comment); tests/textmining/test_cascade.py passes margins
+# explicitly.
+os.environ.setdefault("NPSLOOP_SENTIMENT_E5_MARGIN", "0")
+
 PG_ADMIN_URL = os.environ.get(
     "NPSLOOP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -3,6 +3,10 @@
 A domain calls `emit(session, topic, payload)` inside its own transaction; handlers
 subscribe with `@subscribe(topic)`. A worker claims due rows (SKIP LOCKED on PostgreSQL,
 a conditional UPDATE on SQLite), runs every handler, and retries with exponential backoff.
+A domain may also register `@prepare(topic)`: called once with all the claimed events of
+that topic before they are handled one by one, to do batched work up front (text mining
+embeds the batch's comments in one call). Preparing is an optimisation only: its failure is
+logged and the events are handled as usual.
 `core` knows no domain: domains register handlers when their module is imported.
 """
 
@@ -24,7 +28,9 @@ from npsloop.core.db import Base, IdMixin, UTCDateTime, new_id, utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, "OutboxEvent"], None]
+Preparer = Callable[[Session, list["OutboxEvent"]], None]
 _handlers: dict[str, list[Handler]] = defaultdict(list)
+_preparers: dict[str, list[Preparer]] = defaultdict(list)
 MAX_ATTEMPTS = 8
 
 
@@ -52,6 +58,31 @@ def subscribe(topic: str) -> Callable[[Handler], Handler]:
         return func
 
     return register
+
+
+def prepare(topic: str) -> Callable[[Preparer], Preparer]:
+    def register(func: Preparer) -> Preparer:
+        if func not in _preparers[topic]:
+            _preparers[topic].append(func)
+        return func
+
+    return register
+
+
+def _prepare(factory: sessionmaker[Session], ids: list[str]) -> None:
+    """Calls each preparer once with the claimed events of all the topics it prepares."""
+    with factory() as session:
+        events = list(session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids))))
+        batches: dict[Preparer, list[OutboxEvent]] = {}
+        for event in events:
+            for func in _preparers.get(event.topic, []):
+                batches.setdefault(func, []).append(event)
+        for func, batch in batches.items():
+            try:
+                func(session, batch)
+            except Exception:  # noqa: BLE001 - the handlers still do the work
+                log.exception("outbox prepare %s failed", func.__name__)
+        session.rollback()  # preparing only reads
 
 
 def emit(session: Session, *, org_id: str, topic: str, payload: dict[str, Any]) -> OutboxEvent:
@@ -135,6 +166,8 @@ def run_once(factory: sessionmaker[Session], worker_id: str | None = None) -> in
     worker_id = worker_id or f"{socket.gethostname()}-{new_id()[:8]}"
     with factory() as session:
         ids = claim(session, worker_id)
+    if ids and _preparers:
+        _prepare(factory, ids)
     for event_id in ids:
         process(factory, event_id)
     return len(ids)

@@ -24,8 +24,21 @@ def comment_hash(comment: str) -> str:
     return hashlib.sha1(normalize(comment).encode("utf-8")).hexdigest()
 
 
-def model_version() -> str:
-    return sentiment.model("zh").meta["version"]
+def model_version(margin: float | None = None) -> str:
+    """The shipped model's version plus the e5 routing margin in force (if any)."""
+    return sentiment.model("zh").meta["version"] + sentiment.version_tag(margin)
+
+
+def prefetch_sentiment(comments: Iterable[str], margin: float | None = None) -> None:
+    """Scores a batch of comments at once, so that the ones routed to e5 are embedded in one
+    call; the per-comment analysis that follows finds their e5 scores cached."""
+    if not any(sentiment.margin_for(lang, margin) for lang in sentiment.LANGS):
+        return  # the n-gram model alone: nothing to batch
+    items = []
+    for comment in comments:
+        guess = language.detect(comment)
+        items.append((comment, guess.language, guess.zh_share))
+    sentiment.analyse_many(items, margin)
 
 
 def analyse_text(
@@ -34,9 +47,10 @@ def analyse_text(
     vocabulary: text.Vocabulary = text.DEFAULT_VOCABULARY,
     rules: Iterable[topics.TopicRule] = (),
     corpus: text.CorpusStats = text.EMPTY_CORPUS,
+    margin: float | None = None,
 ) -> TextAnalysis:
     guess = language.detect(comment)
-    mood = sentiment.analyse(comment, guess.language, guess.zh_share)
+    mood = sentiment.analyse(comment, guess.language, guess.zh_share, margin)
     counted = text.term_counts(comment, vocabulary)
     return TextAnalysis(
         language=guess.language,

@@ -13,14 +13,32 @@ history must not fire a year of stale alerts.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from npsloop.core.outbox import OutboxEvent, emit, subscribe
+from npsloop.core.outbox import OutboxEvent, emit, prepare, subscribe
 from npsloop.responses.models import Response
-from npsloop.textmining import service
+from npsloop.textmining import sentiment, service
+from npsloop.textmining.analyzer import prefetch_sentiment
 from npsloop.textmining.models import ResponseTextAnalysis
 
 ANALYSED_TOPIC = "text.analysed"
+
+
+@prepare("response.created")
+@prepare("response.completed")
+def prefetch_comments(session: Session, events: list[OutboxEvent]) -> None:
+    """Scores the claimed batch's stale comments together, so that those the sentiment
+    cascade routes to e5 are embedded in one call; `analyse_comment` then finds them cached."""
+    if not any(sentiment.margin_for(lang) for lang in sentiment.LANGS):
+        return  # the n-gram model alone: nothing to batch, no query
+    wanted = {(e.payload or {}).get("response_id"): e.org_id for e in events}
+    responses = [r for r in session.scalars(select(Response).where(Response.id.in_(
+        [rid for rid in wanted if rid]))) if wanted.get(r.id) == r.org_id]
+    if responses:
+        list(session.scalars(select(ResponseTextAnalysis).where(
+            ResponseTextAnalysis.response_id.in_([r.id for r in responses]))))
+        prefetch_sentiment(service.stale_comments(session, responses))
 
 
 @subscribe("response.created")

@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from npsloop.core.db import utcnow
 from npsloop.responses.models import Response
 from npsloop.textmining import text, topics
-from npsloop.textmining.analyzer import analyse_text, comment_hash, model_version
+from npsloop.textmining.analyzer import (
+    analyse_text,
+    comment_hash,
+    model_version,
+    prefetch_sentiment,
+)
 from npsloop.textmining.models import (
     ResponseTextAnalysis,
     ResponseTextTopic,
@@ -236,10 +241,12 @@ ERASED_COMMENT = "erased"
 # --- per-response analysis ----------------------------------------------------------------
 
 def analyse_response(session: Session, response: Response, *, force: bool = False,
-                     context: dict[str, Any] | None = None) -> ResponseTextAnalysis | None:
+                     context: dict[str, Any] | None = None,
+                     margin: float | None = None) -> ResponseTextAnalysis | None:
     """Stores the analysis of a response's comment; a no-op if it is already current.
 
-    `context` may carry precomputed vocabulary/rules/corpus for batch runs.
+    `context` may carry precomputed vocabulary/rules/corpus for batch runs; `margin` is the
+    sentiment's e5 routing margin (default: NPSLOOP_SENTIMENT_E5_MARGIN, see sentiment.py).
     """
     comment = (response.comment or "").strip()
     existing = session.get(ResponseTextAnalysis, response.id)
@@ -251,13 +258,13 @@ def analyse_response(session: Session, response: Response, *, force: bool = Fals
             session.flush()
         return None
     digest = comment_hash(comment)
-    version = model_version()
+    version = model_version(margin)
     if (existing is not None and not force and existing.comment_hash == digest
             and existing.model_version == version):
         return existing
     ctx = context or analysis_context(session, response.org_id)
     result = analyse_text(comment, vocabulary=ctx["vocabulary"], rules=ctx["rules"],
-                          corpus=ctx["corpus"])
+                          corpus=ctx["corpus"], margin=margin)
     if existing is None:
         existing = ResponseTextAnalysis(response_id=response.id, org_id=response.org_id)
         session.add(existing)
@@ -306,10 +313,28 @@ class ReprocessReport:
     cleared: int = 0
 
 
+def stale_comments(session: Session, responses: list[Response], *, force: bool = False,
+                   margin: float | None = None) -> list[str]:
+    """The comments of `responses` whose stored analysis is missing or out of date."""
+    version = model_version(margin)
+    stale = []
+    for response in responses:
+        comment = (response.comment or "").strip()
+        if not comment:
+            continue
+        existing = session.get(ResponseTextAnalysis, response.id)
+        if (force or existing is None or existing.comment_hash != comment_hash(comment)
+                or existing.model_version != version):
+            stale.append(comment)
+    return stale
+
+
 def reprocess(factory: sessionmaker[Session], *, org_id: str | None = None,
-              batch_size: int = 500, force: bool = False) -> ReprocessReport:
+              batch_size: int = 500, force: bool = False,
+              margin: float | None = None) -> ReprocessReport:
     """Re-analyses history in id order, one committed batch at a time (keyset paging, so
-    memory stays flat and an interrupted run can simply be started again)."""
+    memory stays flat and an interrupted run can simply be started again). The comments of
+    a batch that the sentiment cascade routes to e5 are embedded in one call."""
     report = ReprocessReport()
     last_id = ""
     contexts: dict[str, dict[str, Any]] = {}
@@ -325,6 +350,8 @@ def reprocess(factory: sessionmaker[Session], *, org_id: str | None = None,
             # per-response lookups below cost no round trip.
             list(session.scalars(select(ResponseTextAnalysis).where(
                 ResponseTextAnalysis.response_id.in_([r.id for r in batch]))))
+            prefetch_sentiment(stale_comments(session, batch, force=force, margin=margin),
+                               margin)
             for response in batch:
                 ctx = contexts.get(response.org_id)
                 if ctx is None:
@@ -332,7 +359,8 @@ def reprocess(factory: sessionmaker[Session], *, org_id: str | None = None,
                 before = session.get(ResponseTextAnalysis, response.id)
                 before_state = (before.comment_hash, before.model_version,
                                 before.analysed_at) if before else None
-                after = analyse_response(session, response, force=force, context=ctx)
+                after = analyse_response(session, response, force=force, context=ctx,
+                                         margin=margin)
                 report.scanned += 1
                 if after is None:
                     report.cleared += before_state is not None
