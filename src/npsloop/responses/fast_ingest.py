@@ -5,7 +5,7 @@ resolution, three thread-pool hops, the ORM's unit of work, a transaction per re
 This pure ASGI middleware takes the common case only, an API key posting a response without
 a contact, and answers it byte for byte as the route would (same status, headers and JSON):
 
-- the body is validated by the route's own model (ResponseCreate) and service._validate,
+- the body is validated by the route's own model (ResponseCreate) and service.validate_response,
   against the key and survey from short-lived caches (responses/ingest_cache.py);
 - the response is stored through the group-commit writer (responses/group_commit.py),
   one transaction per batch of concurrent posts, with its answers and outbox events.
@@ -239,7 +239,7 @@ class FastIngestMiddleware:
         if survey is None:
             return None
         try:
-            checked = service._validate(survey, data, allow_backdate=True)  # type: ignore[arg-type]
+            checked = service.validate_response(survey, data, allow_backdate=True)
         except service.IngestError:
             return None
         outcome = await self.group_commit.submit(

@@ -47,7 +47,7 @@ class QuestionSnapshot:
 
 @dataclass(frozen=True)
 class SurveySnapshot:
-    """The attributes service._validate reads from a Survey."""
+    """The attributes service.validate_response reads from a Survey (its SurveyShape)."""
 
     id: str
     org_id: str

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +35,31 @@ class IngestResult:
     created: bool
 
 
-def _validate(survey: Survey, data: ResponseCreate, allow_backdate: bool) -> dict[str, Any]:
+class QuestionShape(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def options(self) -> list[dict[str, Any]]: ...
+
+
+class SurveyShape(Protocol):
+    """What validation reads of a survey: a Survey row, or the fast ingest path's cached
+    snapshot of one (responses/ingest_cache.SurveySnapshot), so both check alike."""
+
+    @property
+    def default_language(self) -> str: ...
+    @property
+    def languages(self) -> list[str]: ...
+    @property
+    def questions(self) -> Sequence[QuestionShape]: ...
+
+
+def validate_response(survey: SurveyShape, data: ResponseCreate, allow_backdate: bool
+                      ) -> dict[str, Any]:
+    """Checks the answers against the survey; returns the language and submitted_at to
+    store. Raises IngestError naming the field."""
     # Only drivers and choices need the questions (a query when they are loaded lazily).
     questions = {q.key: q for q in survey.questions} if data.drivers or data.choices else {}
     for driver in data.drivers:
@@ -132,7 +157,7 @@ def ingest(
     channel: str | None = None,
 ) -> IngestResult:
     """Saves a response and its outbox event in one transaction; commits."""
-    checked = _validate(survey, data, allow_backdate)
+    checked = validate_response(survey, data, allow_backdate)
     if data.idempotency_key:
         existing = _find_by_key(session, survey, data.idempotency_key)
         if existing is not None:
