@@ -54,6 +54,7 @@ from npsloop.textmining.features import en_lexicon_features, segmenter  # noqa: 
 THEMES = Path(__file__).resolve().parent / "data" / "textmining_themes.tsv"
 TARGET = {"zh": 0.88, "en": 0.85}
 SHORT_COMMENT = 20  # characters
+WORKER_BATCH = 20  # events an outbox worker claims at once (core.outbox.claim's limit)
 
 
 def adjusted_rand(a: list, b: list) -> float:
@@ -115,9 +116,9 @@ def cascade(lang: str, examples: list[trainset.Example], margin: float) -> dict:
     routed = np.array([abs(model.probability(e.text) - 0.5) < margin for e in examples])
     scores = []
     start = time.process_time()
-    for i in range(0, len(examples), 20):
+    for i in range(0, len(examples), WORKER_BATCH):
         sentiment.clear_e5_cache()
-        batch = [(e.text, lang, 1.0) for e in examples[i : i + 20]]
+        batch = [(e.text, lang, 1.0) for e in examples[i : i + WORKER_BATCH]]
         scores += [r.score for r in sentiment.analyse_many(batch, margin)]  # type: ignore[union-attr]
     elapsed = time.process_time() - start
     positive = np.array(scores) > 0
@@ -142,14 +143,15 @@ def operating_points(lang: str, examples: list[trainset.Example], ngram_speed: f
     p = 1.0 / (1.0 + np.exp(-z))
     texts = [e.text for e in examples]
     start = time.process_time()
-    # In batches of 20, as the worker embeds: one call pads every text to the longest.
-    vectors = np.vstack([sentiment.embed(texts[i : i + 20]) for i in range(0, len(texts), 20)])
+    # In the worker's batches: one call for all texts would pad every text to the longest.
+    vectors = np.vstack([sentiment.embed(texts[i : i + WORKER_BATCH])
+                         for i in range(0, len(texts), WORKER_BATCH)])
     e5_cost = (time.process_time() - start) / len(examples)
     e5 = np.array([model.e5_logit(v) for v in vectors])
     stacked = np.array([model.stacked_probability(a, b) for a, b in zip(z, e5, strict=True)])
     print(f"{lang}: operating points on the test split (e5 head alone "
           f"{np.mean((e5 > 0) == labels):.4f}; e5 costs {e5_cost * 1000:.0f} ms of CPU per "
-          f"test text, mean {np.mean([len(e.text) for e in examples]):.0f} chars; speeds "
+          f"test text, mean {np.mean([len(t) for t in texts]):.0f} chars; speeds "
           f"below are estimates from that mean, the measured cascade above is exact):")
     for margin in MARGINS:
         routed = np.abs(p - 0.5) < margin
